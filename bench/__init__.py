@@ -1,0 +1,1 @@
+"""vmalab's bench side: workloads, pyperf suites, the ``vmalab`` CLI, tables and plots."""

@@ -1,0 +1,423 @@
+"""The ``VMAIndex`` contract: every backend's public API, locking and validation.
+
+Invariant
+---------
+An index holds a set of pairwise non-overlapping ``VMA`` values.  Every public
+method is thread-safe and linearizable, and a failed call changes nothing:
+
+* mutators (``insert``, ``remove``, ``replace``, ``clear``) validate fully,
+  then run their primitive under the index's internal writer mutex
+  (``_mutex``; the maple tree's ``ma_lock`` / the mm's ``page_table_lock``);
+* readers run their primitive under the same mutex when the class says
+  ``lockless_reads = False``; with ``lockless_reads = True`` they take no lock
+  at all and the backend guarantees (copy-on-write, RCU-style) that a reader
+  never sees a torn structure.
+
+The base class owns both rules, so a backend author cannot forget them: a
+backend only writes the underscore *primitives* below, which are always called
+with the right lock held (or, for lockless readers, with none).
+
+Layout
+------
+::
+
+      public method          validation        lock              primitive
+      -------------          ----------        ----              ---------
+      insert(vma)      ->    VMA type     ->   _mutex      ->    _intersection + _insert
+      remove(vma)      ->    VMA type     ->   _mutex      ->    _lookup + _remove
+      find(addr)       ->    check_addr   ->   _mutex | none ->  _find
+      overlapping(s,e) ->    check_range  ->   _mutex | none ->  _overlapping
+      find_gap(...)    ->    lengths      ->   _mutex | none ->  _find_gap
+      __iter__         ->                      per batch   ->    _batch_from
+
+Primitives a backend must supply (abstract)::
+
+    _insert(vma)            store vma; the caller checked it overlaps nothing
+    _remove(vma)            drop the stored vma (the caller checked it is stored)
+    _find(addr)             first VMA with end > addr, or None        (find_vma)
+    _find_prev(addr)        last VMA with end <= addr, or None        (find_vma_prev)
+    _iter_from(addr)        VMAs with end > addr, ascending (a generator)
+    _len()  _clear()  _check()  _probe(addr) -> int  _stats() -> dict
+
+Derived primitives a backend may override with faster ones::
+
+    _lookup(addr)  _intersection(start, end)  _overlapping(start, end)
+    _find_gap(length, low, high, top_down)  _batch_from(addr, n)
+
+API
+---
+``insert``, ``remove``, ``replace``, ``find``, ``lookup``, ``find_prev``,
+``intersection``, ``overlapping``, ``find_gap``, ``__iter__``, ``__len__``,
+``__contains__``, ``clear``, ``check``, ``probe``, ``stats``, ``lock``,
+``name``, ``lockless_reads``, ``mutation_seq``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import islice
+from typing import Any, ClassVar
+
+from .vma import (
+    PAGE_SIZE,
+    TASK_SIZE,
+    VMA,
+    InvalidRangeError,
+    InvariantError,
+    NotMappedError,
+    OverlapError,
+    check_addr,
+    check_length,
+    check_range,
+    is_int,
+)
+
+__all__ = ["VMAIndex", "make_lock", "LOCK_KINDS", "DEFAULT_LOCK"]
+
+#: Lock kinds an index can carry, by name -> "module:Class".
+LOCK_KINDS: dict[str, str] = {
+    "rwsem": "structures.rwsem:RWSemaphore",
+    "range": "structures.rangelock:RangeLock",
+}
+#: The lock an index gets when none is named.
+DEFAULT_LOCK = "rwsem"
+
+_ITER_BATCH = 64
+
+
+def make_lock(lock: object = None) -> Any:
+    """Build an index lock from a kind name (``"rwsem"``, ``"range"``) or pass an object through."""
+    if lock is None:
+        lock = DEFAULT_LOCK
+    if isinstance(lock, str):
+        try:
+            target = LOCK_KINDS[lock]
+        except KeyError:
+            raise ValueError(f"unknown lock kind {lock!r}; known: {', '.join(sorted(LOCK_KINDS))}") from None
+        module, _, cls = target.partition(":")
+        return getattr(importlib.import_module(module), cls)()
+    for attr in ("read", "write", "release"):
+        if not hasattr(lock, attr):
+            raise TypeError(f"lock object {lock!r} lacks {attr}()")
+    return lock
+
+
+def _bad_vma(vma: object) -> TypeError:
+    return TypeError(f"expected a VMA, got {type(vma).__name__} {vma!r}")
+
+
+class VMAIndex(ABC):
+    """Abstract VMA index; see the module docstring for the contract."""
+
+    #: registry name ("list", "rbtree", "maple", ...)
+    name: ClassVar[str] = ""
+    #: one-line description shown by ``vmalab list``
+    description: ClassVar[str] = ""
+    #: True: readers never take the mutex (the backend is RCU-safe)
+    lockless_reads: ClassVar[bool] = False
+
+    def __init__(self, *, lock: object = None) -> None:
+        self._mutex = threading.Lock()
+        self._seq = 0
+        self.lock = make_lock(lock)
+
+    # ------------------------------------------------------------------
+    # primitives
+    # ------------------------------------------------------------------
+    @abstractmethod
+    def _insert(self, vma: VMA) -> None: ...
+
+    @abstractmethod
+    def _remove(self, vma: VMA) -> None: ...
+
+    @abstractmethod
+    def _find(self, addr: int) -> VMA | None: ...
+
+    @abstractmethod
+    def _find_prev(self, addr: int) -> VMA | None: ...
+
+    @abstractmethod
+    def _iter_from(self, addr: int) -> Iterator[VMA]: ...
+
+    @abstractmethod
+    def _len(self) -> int: ...
+
+    @abstractmethod
+    def _clear(self) -> None: ...
+
+    @abstractmethod
+    def _check(self) -> None: ...
+
+    @abstractmethod
+    def _probe(self, addr: int) -> int: ...
+
+    @abstractmethod
+    def _stats(self) -> dict[str, Any]: ...
+
+    # derived primitives ------------------------------------------------
+    def _lookup(self, addr: int) -> VMA | None:
+        v = self._find(addr)
+        return v if v is not None and v.start <= addr else None
+
+    def _intersection(self, start: int, end: int) -> VMA | None:
+        v = self._find(start)
+        return v if v is not None and v.start < end else None
+
+    def _overlapping(self, start: int, end: int) -> list[VMA]:
+        out = []
+        for v in self._iter_from(start):
+            if v.start >= end:
+                break
+            out.append(v)
+        return out
+
+    def _batch_from(self, addr: int, n: int) -> list[VMA]:
+        return list(islice(self._iter_from(addr), n))
+
+    def _find_gap(self, length: int, low: int, high: int, top_down: bool) -> int | None:
+        """Reference gap search by walking neighbours (O(n) in the worst case)."""
+        if top_down:
+            e = high  # the free run being considered is [max(v.end, low), e)
+            v = self._find(high - 1)
+            if v is None or v.start >= high:
+                v = self._find_prev(high)
+            while v is not None:
+                if e - max(v.end, low) >= length:
+                    return e - length
+                e = v.start
+                if e - low < length:
+                    return None
+                v = self._find_prev(e)
+            return e - length if e - low >= length else None
+        s = low
+        for v in self._iter_from(low):
+            if v.start - s >= length:
+                break
+            s = max(s, v.end)
+            if high - s < length:
+                return None
+        return s if high - s >= length else None
+
+    # ------------------------------------------------------------------
+    # readers
+    # ------------------------------------------------------------------
+    def find(self, addr: int) -> VMA | None:
+        """First VMA with ``end > addr`` (``find_vma``), or ``None``."""
+        if type(addr) is not int or addr < 0 or addr >= TASK_SIZE:
+            check_addr(addr)
+        if self.lockless_reads:
+            return self._find(addr)
+        with self._mutex:
+            return self._find(addr)
+
+    def lookup(self, addr: int) -> VMA | None:
+        """The VMA containing ``addr`` (``vma_lookup``), or ``None``."""
+        if type(addr) is not int or addr < 0 or addr >= TASK_SIZE:
+            check_addr(addr)
+        if self.lockless_reads:
+            return self._lookup(addr)
+        with self._mutex:
+            return self._lookup(addr)
+
+    def find_prev(self, addr: int) -> VMA | None:
+        """Last VMA with ``end <= addr`` (``find_vma_prev``'s ``pprev``), or ``None``."""
+        if type(addr) is not int or addr < 0 or addr > TASK_SIZE:
+            if not is_int(addr) or not 0 <= addr <= TASK_SIZE:  # type: ignore[operator]
+                raise InvalidRangeError(f"addr={addr!r} must be an int in [0, TASK_SIZE]")
+        if self.lockless_reads:
+            return self._find_prev(addr)
+        with self._mutex:
+            return self._find_prev(addr)
+
+    def intersection(self, start: int, end: int) -> VMA | None:
+        """First VMA meeting ``[start, end)`` (``find_vma_intersection``), or ``None``."""
+        check_range(start, end, aligned=False)
+        if self.lockless_reads:
+            return self._intersection(start, end)
+        with self._mutex:
+            return self._intersection(start, end)
+
+    def overlapping(self, start: int, end: int) -> list[VMA]:
+        """Every VMA meeting ``[start, end)``, in address order (an atomic snapshot)."""
+        check_range(start, end, aligned=False)
+        if self.lockless_reads:
+            return self._overlapping(start, end)
+        with self._mutex:
+            return self._overlapping(start, end)
+
+    def find_gap(self, length: int, low: int = 0, high: int = TASK_SIZE, top_down: bool = False) -> int | None:
+        """Lowest (or highest, ``top_down``) page-aligned ``s`` with ``[s, s+length)``
+        free and inside ``[low, high)`` (``vm_unmapped_area``), or ``None``."""
+        check_length(length)
+        for field, v in (("low", low), ("high", high)):
+            if not is_int(v):
+                raise InvalidRangeError(f"{field} must be an int, got {type(v).__name__} {v!r}")
+            if v % PAGE_SIZE:
+                raise InvalidRangeError(f"{field}={v:#x} is not page aligned")
+        if low < 0:
+            raise InvalidRangeError(f"low={low:#x} is negative")
+        if high > TASK_SIZE:
+            raise InvalidRangeError(f"high={high:#x} is beyond TASK_SIZE={TASK_SIZE:#x}")
+        if low >= high:
+            raise InvalidRangeError(f"low={low:#x} must be below high={high:#x}")
+        if high - low < length:
+            return None
+        top_down = bool(top_down)
+        if self.lockless_reads:
+            return self._find_gap(length, low, high, top_down)
+        with self._mutex:
+            return self._find_gap(length, low, high, top_down)
+
+    def probe(self, addr: int) -> int:
+        """Nodes visited by a lookup of ``addr`` (pointer-chasing cost)."""
+        check_addr(addr)
+        if self.lockless_reads:
+            return self._probe(addr)
+        with self._mutex:
+            return self._probe(addr)
+
+    def __iter__(self) -> Iterator[VMA]:
+        """Address order, in batches: never crashes or repeats under concurrent writers."""
+        addr = 0
+        while True:
+            if self.lockless_reads:
+                batch = self._batch_from(addr, _ITER_BATCH)
+            else:
+                with self._mutex:
+                    batch = self._batch_from(addr, _ITER_BATCH)
+            yield from batch
+            if len(batch) < _ITER_BATCH:
+                return
+            addr = batch[-1].end
+            if addr >= TASK_SIZE:
+                return
+
+    def __len__(self) -> int:
+        if self.lockless_reads:
+            return self._len()
+        with self._mutex:
+            return self._len()
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+    def __contains__(self, item: object) -> bool:
+        """``vma in idx``: an equal VMA is stored; ``addr in idx``: the address is mapped."""
+        if isinstance(item, VMA):
+            return self.lookup(item.start) == item
+        if is_int(item):
+            return 0 <= item < TASK_SIZE and self.lookup(item) is not None  # type: ignore[operator,arg-type]
+        return False
+
+    def to_list(self) -> list[VMA]:
+        """An atomic snapshot of every VMA, in address order."""
+        return self.overlapping(0, TASK_SIZE)
+
+    @property
+    def mutation_seq(self) -> int:
+        """Bumped by every successful mutation (the vmacache's sequence number)."""
+        return self._seq
+
+    # ------------------------------------------------------------------
+    # mutators
+    # ------------------------------------------------------------------
+    def insert(self, vma: VMA) -> None:
+        """Add ``vma``; ``OverlapError`` (with ``.existing``) if it meets a stored VMA."""
+        if type(vma) is not VMA:
+            raise _bad_vma(vma)
+        with self._mutex:
+            hit = self._intersection(vma.start, vma.end)
+            if hit is not None:
+                raise OverlapError(f"{vma!r} overlaps stored {hit!r}", existing=hit)
+            self._insert(vma)
+            self._seq += 1
+
+    def remove(self, vma: VMA) -> None:
+        """Remove the stored VMA equal to ``vma``; ``NotMappedError`` if absent."""
+        if type(vma) is not VMA:
+            raise _bad_vma(vma)
+        with self._mutex:
+            cur = self._lookup(vma.start)
+            if cur != vma:
+                if cur is not None and cur.start == vma.start and cur.end == vma.end:
+                    raise NotMappedError(f"{vma!r} is not stored (the range holds {cur!r})")
+                raise NotMappedError(f"{vma!r} is not stored")
+            self._remove(cur)
+            self._seq += 1
+
+    def replace(self, old: Iterable[VMA], new: Iterable[VMA]) -> None:
+        """Atomically remove every VMA of ``old`` and insert every VMA of ``new``.
+
+        All-or-nothing: ``old`` must all be stored, ``new`` must not overlap one
+        another nor any VMA that stays; otherwise the error is raised and the
+        index is exactly as before.  This is the split/merge step of mmap,
+        munmap and mprotect.
+        """
+        olds = list(old)
+        news = sorted(new, key=lambda v: v.start) if not isinstance(new, Sequence) else list(new)
+        for v in (*olds, *news):
+            if type(v) is not VMA:
+                raise _bad_vma(v)
+        news.sort(key=lambda v: v.start)
+        for a, b in zip(news, news[1:], strict=False):
+            if b.start < a.end:
+                raise OverlapError(f"new VMAs {a!r} and {b!r} overlap each other", existing=a)
+        if len(set(olds)) != len(olds):
+            raise ValueError("old lists the same VMA twice")
+        with self._mutex:
+            for v in olds:
+                if self._lookup(v.start) != v:
+                    raise NotMappedError(f"{v!r} is not stored")
+            oldset = set(olds)
+            for v in news:
+                for hit in self._overlapping(v.start, v.end):
+                    if hit not in oldset:
+                        raise OverlapError(f"{v!r} overlaps stored {hit!r}", existing=hit)
+            for v in olds:
+                self._remove(v)
+            for v in news:
+                self._insert(v)
+            self._seq += 1
+
+    def clear(self) -> None:
+        """Remove every VMA."""
+        with self._mutex:
+            self._clear()
+            self._seq += 1
+
+    # ------------------------------------------------------------------
+    # introspection
+    # ------------------------------------------------------------------
+    def check(self) -> None:
+        """Recompute every invariant from scratch; ``InvariantError`` names node and slot."""
+        with self._mutex:
+            self._check()
+            self._check_order()
+
+    def _check_order(self) -> None:
+        prev: VMA | None = None
+        n = 0
+        for i, v in enumerate(self._iter_from(0)):
+            if type(v) is not VMA:
+                raise InvariantError(f"index order: item #{i} is {v!r}, not a VMA")
+            if prev is not None and v.start < prev.end:
+                raise InvariantError(f"index order: item #{i} {v!r} overlaps or precedes #{i - 1} {prev!r}")
+            prev = v
+            n += 1
+        if n != self._len():
+            raise InvariantError(f"index size: iteration yields {n} VMAs but len() says {self._len()}")
+
+    def stats(self) -> dict[str, Any]:
+        """At least ``vmas``, ``height``, ``nodes``, ``bytes``."""
+        with self._mutex:
+            st = dict(self._stats())
+            st["vmas"] = self._len()
+        for key in ("height", "nodes", "bytes"):
+            st.setdefault(key, 0)
+        return st
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} vmas={len(self)}>"

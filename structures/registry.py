@@ -1,0 +1,273 @@
+"""Backend registry and configuration: ``make_index`` and friends.
+
+Invariant
+---------
+A name in the registry is a real, complete ``VMAIndex`` implementation.  Names
+resolve, in order: an explicit argument > the ``VMALAB_BACKEND`` environment
+variable > ``[tool.vmalab] backend`` in the nearest ``pyproject.toml`` (from
+the current directory upward) > the built-in default (``BUILTIN_DEFAULT``).
+
+Layout
+------
+::
+
+    spec  := backend | frontend "+" spec          e.g. "maple", "vmacache+rbtree"
+    _BUILTIN   name -> "module:Class"             (imported on first use)
+    _FRONTENDS name -> "module:Class"             (wrap another index)
+    entry points, group "vmalab.backends"         name -> VMAIndex subclass or factory
+
+Options come from ``[tool.vmalab.options.<name>]`` and are overridden by the
+keyword arguments of ``make_index``.  For a front-end spec, keyword arguments
+the front end's constructor accepts go to it, the rest to the inner backend;
+``lock`` always goes to the outermost index (the one callers lock).
+
+API
+---
+``make_index(name=None, **options)``, ``available_backends()``,
+``available_frontends()``, ``resolve_backend_name(name=None)``,
+``register_backend(name, factory, description="")``, ``load_config(start=None)``,
+``UnknownBackendError``, ``BUILTIN_DEFAULT``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+import threading
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from .base import VMAIndex
+from .vma import VMAError
+
+__all__ = [
+    "BUILTIN_DEFAULT",
+    "ENV_VAR",
+    "ENTRY_POINT_GROUP",
+    "UnknownBackendError",
+    "Config",
+    "make_index",
+    "available_backends",
+    "available_frontends",
+    "resolve_backend_name",
+    "register_backend",
+    "load_config",
+]
+
+BUILTIN_DEFAULT = "list"
+ENV_VAR = "VMALAB_BACKEND"
+ENTRY_POINT_GROUP = "vmalab.backends"
+
+#: Built-in backends: registry name -> "module:Class".
+_BUILTIN: dict[str, str] = {
+    "list": "structures.reference:ListIndex",
+    "sortedcontainers": "structures.peers:SortedContainersIndex",
+    "bintrees": "structures.peers:BintreesIndex",
+}
+#: Front ends that wrap another index: name -> "module:Class".
+_FRONTENDS: dict[str, str] = {}
+
+Factory = Callable[..., VMAIndex]
+
+
+class UnknownBackendError(VMAError, ValueError):
+    """A backend or front-end name that is not registered (lists the known ones)."""
+
+
+@dataclass
+class _Entry:
+    factory: Factory | None
+    target: str | None
+    description: str = ""
+
+    def load(self) -> Factory:
+        if self.factory is None:
+            assert self.target is not None
+            module, _, attr = self.target.partition(":")
+            self.factory = getattr(importlib.import_module(module), attr)
+        return self.factory
+
+
+_lock = threading.Lock()
+_backends: dict[str, _Entry] = {}
+_frontends: dict[str, _Entry] = {}
+_loaded = False
+
+
+def _ensure_loaded() -> None:
+    global _loaded
+    if _loaded:
+        return
+    with _lock:
+        if _loaded:
+            return
+        for name, target in _BUILTIN.items():
+            _backends.setdefault(name, _Entry(None, target))
+        for name, target in _FRONTENDS.items():
+            _frontends.setdefault(name, _Entry(None, target))
+        try:
+            eps = metadata.entry_points(group=ENTRY_POINT_GROUP)
+        except Exception:  # pragma: no cover - broken metadata must not break the lab
+            eps = ()  # type: ignore[assignment]
+        for ep in eps:
+            if ep.name not in _backends:
+                _backends[ep.name] = _Entry(None, ep.value)
+        _loaded = True
+
+
+def register_backend(name: str, factory: Factory, description: str = "", *, replace: bool = False) -> None:
+    """Register a backend factory (a ``VMAIndex`` subclass or a callable returning one)."""
+    if not isinstance(name, str) or not name or "+" in name:
+        raise ValueError(f"backend name must be a non-empty str without '+', got {name!r}")
+    _ensure_loaded()
+    with _lock:
+        if name in _backends and not replace:
+            raise ValueError(f"backend {name!r} is already registered")
+        _backends[name] = _Entry(factory, None, description)
+
+
+def unregister_backend(name: str) -> None:
+    """Remove a backend registered with ``register_backend`` (tests use this)."""
+    _ensure_loaded()
+    with _lock:
+        if name not in _backends:
+            raise UnknownBackendError(f"unknown backend {name!r}")
+        del _backends[name]
+
+
+def _describe(entry: _Entry) -> str:
+    if entry.description:
+        return entry.description
+    try:
+        factory = entry.load()
+    except Exception as exc:  # an entry point that fails to import still lists, with why
+        return f"(failed to load: {exc})"
+    desc = getattr(factory, "description", "") or ""
+    if not desc:
+        doc = inspect.getdoc(factory) or ""
+        desc = doc.strip().splitlines()[0] if doc.strip() else ""
+    return desc
+
+
+def available_backends() -> dict[str, str]:
+    """Registered backend names -> one-line descriptions (front ends excluded)."""
+    _ensure_loaded()
+    return {name: _describe(e) for name, e in _backends.items()}
+
+
+def available_frontends() -> dict[str, str]:
+    """Registered front-end names -> one-line descriptions."""
+    _ensure_loaded()
+    return {name: _describe(e) for name, e in _frontends.items()}
+
+
+# ----------------------------------------------------------------------
+# configuration
+# ----------------------------------------------------------------------
+@dataclass
+class Config:
+    """The ``[tool.vmalab]`` table of the nearest ``pyproject.toml`` that has one."""
+
+    path: Path | None = None
+    backend: str | None = None
+    options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+
+def load_config(start: str | os.PathLike[str] | None = None) -> Config:
+    """Find the nearest ``pyproject.toml`` with a ``[tool.vmalab]`` table, from ``start`` up."""
+    here = Path(start) if start is not None else Path.cwd()
+    here = here.resolve()
+    for directory in (here, *here.parents):
+        candidate = directory / "pyproject.toml"
+        if not candidate.is_file():
+            continue
+        try:
+            with candidate.open("rb") as fh:
+                data = tomllib.load(fh)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise VMAError(f"cannot read {candidate}: {exc}") from exc
+        table = data.get("tool", {}).get("vmalab")
+        if table is None:
+            continue
+        backend = table.get("backend")
+        if backend is not None and not isinstance(backend, str):
+            raise VMAError(f"{candidate}: [tool.vmalab] backend must be a string, got {backend!r}")
+        options = table.get("options", {})
+        if not isinstance(options, dict) or not all(isinstance(v, dict) for v in options.values()):
+            raise VMAError(f"{candidate}: [tool.vmalab.options.<name>] must be tables")
+        return Config(candidate, backend, options, table)
+    return Config()
+
+
+def resolve_backend_name(name: str | None = None, *, config: Config | None = None) -> tuple[str, str]:
+    """The backend spec to use and where it came from (argument/env/file/built-in)."""
+    if name is not None:
+        return name, "argument"
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return env, f"environment {ENV_VAR}"
+    cfg = config if config is not None else load_config()
+    if cfg.backend:
+        return cfg.backend, f"[tool.vmalab] in {cfg.path}"
+    return BUILTIN_DEFAULT, "built-in default"
+
+
+def _unknown(kind: str, name: str, known: dict[str, _Entry]) -> UnknownBackendError:
+    return UnknownBackendError(f"unknown {kind} {name!r}; known {kind}s: {', '.join(sorted(known)) or '(none)'}")
+
+
+def _accepted_kwargs(factory: Factory) -> set[str] | None:
+    """Keyword names a factory accepts, or None when it takes ``**kwargs``."""
+    try:
+        sig = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return None
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values()):
+        return None
+    return {p.name for p in sig.parameters.values() if p.kind is not inspect.Parameter.POSITIONAL_ONLY}
+
+
+def _build(spec: str, options: dict[str, Any], cfg: Config) -> VMAIndex:
+    if not isinstance(spec, str) or not spec:
+        raise UnknownBackendError(f"backend name must be a non-empty str, got {spec!r}")
+    head, plus, rest = spec.partition("+")
+    if plus:
+        if head not in _frontends:
+            raise _unknown("front end", head, _frontends)
+        if not rest:
+            raise UnknownBackendError(f"front end {head!r} needs a backend after '+', e.g. {head}+maple")
+        factory = _frontends[head].load()
+        accepted = _accepted_kwargs(factory) or set()
+        mine = {**cfg.options.get(head, {})}
+        inner_opts: dict[str, Any] = {}
+        for key, value in options.items():
+            if key in accepted:
+                mine[key] = value
+            else:
+                inner_opts[key] = value
+        inner = _build(rest, inner_opts, cfg)
+        return factory(inner, **mine)
+    if head not in _backends:
+        raise _unknown("backend", head, _backends)
+    factory = _backends[head].load()
+    merged = {**cfg.options.get(head, {}), **options}
+    try:
+        return factory(**merged)
+    except TypeError as exc:
+        raise TypeError(f"backend {head!r} rejected options {sorted(merged)}: {exc}") from exc
+
+
+def make_index(name: str | None = None, **options: Any) -> VMAIndex:
+    """Build an index: ``name`` is a backend spec (``"maple"``, ``"vmacache+rbtree"``) or
+    ``None`` for the configured default; ``options`` go to the backend's constructor
+    (``lock="rwsem"`` picks the baseline lock)."""
+    _ensure_loaded()
+    cfg = load_config()
+    spec, _ = resolve_backend_name(name, config=cfg)
+    return _build(spec, options, cfg)
