@@ -1,0 +1,255 @@
+"""RWSemaphore: sharing, exclusion, FIFO writer preference, timeouts, cleanup."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from structures import TASK_SIZE, InvalidRangeError, RWSemaphore, make_index
+
+
+def wait_until(pred, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached")
+        time.sleep(0.001)
+
+
+def test_readers_share() -> None:
+    sem = RWSemaphore()
+    a = sem.acquire_read()
+    b = sem.acquire_read(0, 4096)
+    assert a is not None and b is not None
+    assert sem.held() == (2, False)
+    assert sem.try_write() is None
+    sem.release(a)
+    sem.release(b)
+    assert sem.held() == (0, False)
+
+
+def test_writer_excludes_everyone() -> None:
+    sem = RWSemaphore()
+    w = sem.acquire_write(0, 4096)
+    assert w is not None and w.write
+    assert sem.try_read() is None
+    assert sem.try_write(1 << 40, (1 << 40) + 4096) is None  # ranges are the full range
+    sem.release(w)
+    assert sem.try_read() is not None
+
+
+def test_waiting_writer_blocks_later_readers() -> None:
+    sem = RWSemaphore()
+    r1 = sem.acquire_read()
+    order: list[str] = []
+
+    def writer() -> None:
+        with sem.write():
+            order.append("writer")
+
+    t = threading.Thread(target=writer)
+    t.start()
+    wait_until(lambda: sem.waiting() == 1)
+    # a reader arriving after the queued writer must not overtake it
+    assert sem.try_read() is None
+
+    def late_reader() -> None:
+        with sem.read():
+            order.append("reader")
+
+    t2 = threading.Thread(target=late_reader)
+    t2.start()
+    wait_until(lambda: sem.waiting() == 2)
+    assert order == []
+    sem.release(r1)
+    t.join(5)
+    t2.join(5)
+    assert order == ["writer", "reader"]
+    assert sem.held() == (0, False)
+
+
+def test_consecutive_readers_granted_together() -> None:
+    sem = RWSemaphore()
+    w = sem.acquire_write()
+    inside = threading.Barrier(4)
+    done: list[int] = []
+
+    def reader(i: int) -> None:
+        with sem.read():
+            inside.wait(5)  # all three readers inside at once, plus the main thread
+            done.append(i)
+
+    ts = [threading.Thread(target=reader, args=(i,)) for i in range(3)]
+    for t in ts:
+        t.start()
+    wait_until(lambda: sem.waiting() == 3)
+    sem.release(w)
+    inside.wait(5)
+    for t in ts:
+        t.join(5)
+    assert sorted(done) == [0, 1, 2]
+
+
+def test_timeout_cleans_up() -> None:
+    sem = RWSemaphore()
+    w = sem.acquire_write()
+    t0 = time.monotonic()
+    assert sem.acquire_read(timeout=0.05) is None
+    assert sem.acquire_write(timeout=0.0) is None
+    assert time.monotonic() - t0 >= 0.04
+    assert sem.waiting() == 0
+    assert sem.stats()["timeouts"] == 2
+    sem.release(w)
+    assert sem.held() == (0, False)
+    h = sem.acquire_write(timeout=0.05)
+    assert h is not None
+    sem.release(h)
+
+
+def test_timed_out_writer_unblocks_readers_behind_it() -> None:
+    sem = RWSemaphore()
+    r = sem.acquire_read()
+    got: list[bool] = []
+
+    def writer() -> None:
+        got.append(sem.acquire_write(timeout=0.2) is not None)
+
+    def reader() -> None:
+        h = sem.acquire_read()  # queued behind the writer
+        got.append(h is not None)
+        assert h is not None
+        sem.release(h)
+
+    tw = threading.Thread(target=writer)
+    tw.start()
+    wait_until(lambda: sem.waiting() == 1)
+    tr = threading.Thread(target=reader)
+    tr.start()
+    wait_until(lambda: sem.waiting() == 2)
+    tw.join(5)
+    tr.join(5)
+    assert got == [False, True]
+    sem.release(r)
+    assert sem.held() == (0, False) and sem.waiting() == 0
+
+
+def test_exception_inside_with_releases() -> None:
+    sem = RWSemaphore()
+    with pytest.raises(RuntimeError, match="boom"), sem.write(0, 4096):
+        raise RuntimeError("boom")
+    assert sem.held() == (0, False)
+    with pytest.raises(KeyError), sem.read():
+        raise KeyError("x")
+    assert sem.held() == (0, False)
+
+
+def test_downgrade_admits_readers() -> None:
+    sem = RWSemaphore()
+    w = sem.acquire_write()
+    assert w is not None
+    entered = threading.Event()
+
+    def reader() -> None:
+        with sem.read():
+            entered.set()
+
+    t = threading.Thread(target=reader)
+    t.start()
+    wait_until(lambda: sem.waiting() == 1)
+    sem.downgrade(w)
+    assert entered.wait(5)
+    t.join(5)
+    assert sem.held() == (1, False)
+    assert sem.try_write() is None
+    sem.release(w)
+    assert sem.held() == (0, False)
+
+
+def test_misuse_raises_and_changes_nothing() -> None:
+    sem = RWSemaphore()
+    r = sem.acquire_read()
+    assert r is not None
+    with pytest.raises(RuntimeError):
+        sem.downgrade(r)  # not a writer
+    sem.release(r)
+    with pytest.raises(RuntimeError):
+        sem.release(r)  # double release
+    assert sem.held() == (0, False)
+    with pytest.raises(InvalidRangeError):
+        sem.read(10, 5)
+    with pytest.raises(InvalidRangeError):
+        sem.write(0, TASK_SIZE + 1)
+    with pytest.raises(InvalidRangeError):
+        sem.acquire_read(timeout=-1)
+    with pytest.raises(InvalidRangeError):
+        sem.read(0, None)  # type: ignore[arg-type]
+    assert sem.held() == (0, False) and sem.waiting() == 0
+
+
+def test_writers_do_not_starve_under_reader_stream() -> None:
+    sem = RWSemaphore()
+    stop = threading.Event()
+
+    def reader() -> None:
+        while not stop.is_set():
+            with sem.read():
+                time.sleep(0.0005)
+
+    ts = [threading.Thread(target=reader) for _ in range(4)]
+    for t in ts:
+        t.start()
+    try:
+        for _ in range(20):
+            h = sem.acquire_write(timeout=5)
+            assert h is not None, "writer starved behind readers"
+            sem.release(h)
+    finally:
+        stop.set()
+        for t in ts:
+            t.join(5)
+    assert sem.held() == (0, False)
+
+
+def test_mutual_exclusion_counter() -> None:
+    sem = RWSemaphore()
+    state = {"writers": 0, "readers": 0, "bad": 0}
+    guard = threading.Lock()
+
+    def worker(i: int) -> None:
+        for k in range(300):
+            if (i + k) % 3 == 0:
+                with sem.write():
+                    with guard:
+                        state["writers"] += 1
+                        if state["writers"] != 1 or state["readers"]:
+                            state["bad"] += 1
+                    with guard:
+                        state["writers"] -= 1
+            else:
+                with sem.read():
+                    with guard:
+                        state["readers"] += 1
+                        if state["writers"]:
+                            state["bad"] += 1
+                    with guard:
+                        state["readers"] -= 1
+
+    ts = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert state["bad"] == 0
+    assert sem.held() == (0, False)
+    assert sem.stats()["acquisitions"] == 1200
+
+
+def test_index_lock_choice() -> None:
+    idx = make_index("list", lock="rwsem")
+    assert isinstance(idx.lock, RWSemaphore)
+    with idx.lock.write(0, 4096):
+        assert idx.lock.try_read() is None
+    with pytest.raises(ValueError, match="known"):
+        make_index("list", lock="nope")
