@@ -118,7 +118,8 @@ def differential_run(
             low = rng.randrange(universe) * P
             high = min(TASK_SIZE, low + rng.choice((16, 512, 1 << 20, 1 << 35)) * P)
             for top in (False, True):
-                compare(f"find_gap({length:#x}, {low:#x}, {high:#x}, top_down={top})", "find_gap", length, low, high, top)
+                label = f"find_gap({length:#x}, {low:#x}, {high:#x}, top_down={top})"
+                compare(label, "find_gap", length, low, high, top)
             res.queries += 1
         if (step + 1) % check_every == 0:
             try:

@@ -57,8 +57,8 @@ from __future__ import annotations
 import importlib
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
-from itertools import islice
+from collections.abc import Iterable, Iterator
+from itertools import islice, pairwise
 from typing import Any, ClassVar
 
 from .vma import (
@@ -224,9 +224,10 @@ class VMAIndex(ABC):
 
     def find_prev(self, addr: int) -> VMA | None:
         """Last VMA with ``end <= addr`` (``find_vma_prev``'s ``pprev``), or ``None``."""
-        if type(addr) is not int or addr < 0 or addr > TASK_SIZE:
-            if not is_int(addr) or not 0 <= addr <= TASK_SIZE:  # type: ignore[operator]
-                raise InvalidRangeError(f"addr={addr!r} must be an int in [0, TASK_SIZE]")
+        if (type(addr) is not int or addr < 0 or addr > TASK_SIZE) and (
+            not is_int(addr) or not 0 <= addr <= TASK_SIZE  # type: ignore[operator]
+        ):
+            raise InvalidRangeError(f"addr={addr!r} must be an int in [0, TASK_SIZE]")
         if self.lockless_reads:
             return self._find_prev(addr)
         with self._mutex:
@@ -357,12 +358,12 @@ class VMAIndex(ABC):
         munmap and mprotect.
         """
         olds = list(old)
-        news = sorted(new, key=lambda v: v.start) if not isinstance(new, Sequence) else list(new)
+        news = list(new)
         for v in (*olds, *news):
             if type(v) is not VMA:
                 raise _bad_vma(v)
         news.sort(key=lambda v: v.start)
-        for a, b in zip(news, news[1:], strict=False):
+        for a, b in pairwise(news):
             if b.start < a.end:
                 raise OverlapError(f"new VMAs {a!r} and {b!r} overlap each other", existing=a)
         if len(set(olds)) != len(olds):

@@ -146,6 +146,7 @@ def test_entry_point_backends(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(reg, "_loaded", False)
     monkeypatch.setattr(reg, "_backends", {})
-    monkeypatch.setattr(reg.metadata, "entry_points", lambda group: [FakeEP()] if group == reg.ENTRY_POINT_GROUP else [])
+    fake = [FakeEP()]
+    monkeypatch.setattr(reg.metadata, "entry_points", lambda group: fake if group == reg.ENTRY_POINT_GROUP else [])
     assert "ep-list" in available_backends()
     assert isinstance(make_index("ep-list"), ListIndex)
