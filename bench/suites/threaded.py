@@ -1,0 +1,299 @@
+"""The ``threaded`` suite: concurrency on an address space and directly on an index.
+
+Op mix
+------
+**mm** — the seed's experiment on the address-space model.  ``T`` fault
+threads and one mapping thread share one ``AddressSpace(backend, policy,
+page_work=PAGE_WORK)``.  Per timed loop each fault thread takes
+``FAULTS`` write faults, cycling over the pages of its VMA (each fault does
+``PAGE_WORK`` page-sized hashes with the GIL released, the stand-in for
+clearing or copying the page); meanwhile the mapping thread does ``MAPS``
+rounds of ``mmap(MAP_FIXED)`` + ``munmap`` of a 16-page range.  Scenarios:
+
+* ``disjoint`` — every fault thread has its own VMA, 1 GiB apart, and the
+  mapping thread works 1 GiB beyond the last one: a range lock never makes
+  anybody wait;
+* ``shared``   — all fault threads fault in one VMA and the mapping thread's
+  range *touches* its end, so every ``mmap`` merges into that VMA and every
+  ``munmap`` splits it again: each mutation must lock the VMA everybody is
+  faulting in, and a range lock cannot help (it must not hurt either).
+
+Policies ``full`` (mmap_sem), ``range`` and ``vma`` (per-VMA locks) x
+backends x thread counts.  Untimed metadata (one extra loop in the parent):
+lock wait seconds, retries, fallbacks and — for lock-free backends — reader
+restarts.
+
+**index** — ``R`` reader threads and ``W = 1`` writer thread directly on an
+index, no address space, no range lock: the price of the writer mutex for
+locked readers against the lock-free readers of ``maple``/``xarray``.  Each
+reader does ``READS`` ``lookup`` calls per loop on a pre-built stream; the
+writer does ``WRITES`` insert+remove pairs of 4-page VMAs, either in its own
+region (``disjoint``) or between the VMAs the readers look up (``shared``).
+
+pyperf's value is seconds per operation of the aggregate (all threads'
+operations divided by the loop's wall time), so ``1 / value`` is ops/s.
+
+Names: ``threaded/mm/<scenario>/threads=<T>/<policy>+<backend>`` and
+``threaded/index/<scenario>/threads=<R>/<backend>``.
+Options (``--extra``): ``page_work`` (default 16), ``policies``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any
+
+from structures import MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PAGE_SIZE, VMA, available_backends, make_index
+from structures.mm import AddressSpace
+
+from . import Case, SuiteOptions
+from ._common import Lazy, MeasuredCase
+
+SUITE = "threaded"
+DESCRIPTION = "fault threads + a mapper on an AddressSpace (full/range/vma); R readers + 1 writer on an index"
+
+POLICIES = ("full", "range", "vma")
+MM_BACKENDS = ("maple", "rbtree", "vmacache+rbtree", "xarray")
+PAGE_WORK = 16
+FAULTS = 64  # per fault thread per loop
+MAPS = 16  # mmap+munmap rounds per loop of the mapping thread
+REGION_PAGES = 64
+GIB = 1 << 30
+BASE = 16 * GIB
+READS = 512
+WRITES = 64
+P = PAGE_SIZE
+FLAGS = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED
+
+
+# ----------------------------------------------------------------------
+# mm scenario
+# ----------------------------------------------------------------------
+class MMScenario:
+    """One address space, its fault regions and the mapping thread's range."""
+
+    def __init__(self, backend: str, policy: str, threads: int, scenario: str, page_work: int) -> None:
+        self.mm = AddressSpace(make_index(backend), policy=policy, page_work=page_work)
+        self.threads = threads
+        self.scenario = scenario
+        if scenario == "disjoint":
+            self.regions = [BASE + i * GIB for i in range(threads)]
+            for r in self.regions:
+                self.mm.mmap(REGION_PAGES * P, addr=r, flags=FLAGS)
+            self.map_addr = BASE + threads * GIB
+        elif scenario == "shared":
+            self.mm.mmap(REGION_PAGES * P, addr=BASE, flags=FLAGS)
+            self.regions = [BASE] * threads
+            self.map_addr = BASE + REGION_PAGES * P  # touches the shared VMA: merge, then split
+        else:
+            raise ValueError(f"unknown scenario {scenario!r}; known: disjoint, shared")
+        self.initial = self.mm.vmas()
+
+    def faulter(self, tid: int, barrier: threading.Barrier, errors: list[BaseException]) -> None:
+        fault = self.mm.fault
+        base = self.regions[tid]
+        offset = (tid * 7) % REGION_PAGES
+        try:
+            barrier.wait()
+            for k in range(FAULTS):
+                fault(base + ((offset + k) % REGION_PAGES) * P, True)
+        except BaseException as exc:
+            errors.append(exc)
+
+    def mapper(self, barrier: threading.Barrier, errors: list[BaseException]) -> None:
+        mm, addr, n = self.mm, self.map_addr, 16 * P
+        try:
+            barrier.wait()
+            for _ in range(MAPS):
+                mm.mmap(n, addr=addr, flags=FLAGS)
+                mm.munmap(addr, n)
+        except BaseException as exc:
+            errors.append(exc)
+
+    def run(self) -> float:
+        errors: list[BaseException] = []
+        barrier = threading.Barrier(self.threads + 2)
+        ts = [threading.Thread(target=self.faulter, args=(i, barrier, errors)) for i in range(self.threads)]
+        ts.append(threading.Thread(target=self.mapper, args=(barrier, errors)))
+        for t in ts:
+            t.start()
+        barrier.wait()
+        t0 = time.perf_counter()
+        for t in ts:
+            t.join()
+        elapsed = time.perf_counter() - t0
+        if errors:
+            raise errors[0]
+        return elapsed
+
+    def ops_per_run(self) -> int:
+        return self.threads * FAULTS + 2 * MAPS
+
+    def verify(self) -> None:
+        """The state a sequential replay gives: the initial VMAs, every invariant holding."""
+        self.mm.check()
+        if self.mm.vmas() != self.initial:
+            raise AssertionError(f"threaded/mm: final VMAs differ from the sequential replay: {self.mm.vmas()!r}")
+
+    def counters(self) -> dict[str, Any]:
+        st = self.mm.stats()
+        lock = st.get("lock", {}) or {}
+        idx = self.mm.index.stats()
+        return {
+            "lock_wait_s": round(float(lock.get("wait_time", 0.0)), 6),
+            "lock_contended": int(lock.get("contended", 0)),
+            "retries": int(st.get("retries", 0)),
+            "fallbacks": int(st.get("fallbacks", 0)),
+            "restarts": int(idx.get("restarts", 0)),
+            "faults": int(st.get("faults", 0)),
+        }
+
+
+def _mm_case(backend: str, policy: str, threads: int, scenario: str, page_work: int) -> Case:
+    state = Lazy(lambda: MMScenario(backend, policy, threads, scenario, page_work))
+
+    def time_func(loops: int) -> float:
+        sc = state.get()
+        return sum(sc.run() for _ in range(loops))
+
+    def measure() -> dict[str, Any]:
+        sc = MMScenario(backend, policy, threads, scenario, page_work)
+        sc.run()
+        sc.verify()
+        return sc.counters()
+
+    ops = threads * FAULTS + 2 * MAPS
+    meta = {
+        "suite": SUITE,
+        "op": "mm",
+        "stream": scenario,
+        "backend": f"{policy}+{backend}",
+        "policy": policy,
+        "index": backend,
+        "threads": threads,
+        "page_work": page_work,
+        "ops_per_loop": ops,
+        "cpu_count": os.cpu_count() or 1,
+    }
+    name = f"threaded/mm/{scenario}/threads={threads:02d}/{policy}+{backend}"
+    return MeasuredCase(name, time_func, meta, ops, measure=measure)
+
+
+# ----------------------------------------------------------------------
+# index scenario
+# ----------------------------------------------------------------------
+class IndexScenario:
+    """R readers + one writer directly on an index."""
+
+    def __init__(self, backend: str, readers: int, scenario: str) -> None:
+        if scenario not in ("disjoint", "shared"):
+            raise ValueError(f"unknown scenario {scenario!r}; known: disjoint, shared")
+        self.idx = make_index(backend)
+        self.readers = readers
+        self.scenario = scenario
+        # 1,000 stable 8-page VMAs with 8-page holes; readers look them up
+        self.stable = [VMA(BASE + i * 16 * P, BASE + i * 16 * P + 8 * P, name="stable") for i in range(1000)]
+        for v in self.stable:
+            self.idx.insert(v)
+        self.streams = [[self.stable[(i * 37 + r * 11) % 1000].start + P for i in range(READS)] for r in range(readers)]
+        if scenario == "disjoint":
+            self.churn = [VMA(BASE + 64 * GIB + i * 8 * P, BASE + 64 * GIB + i * 8 * P + 4 * P) for i in range(WRITES)]
+        else:  # inside the holes between the readers' VMAs
+            self.churn = [VMA(s.end + 2 * P, s.end + 6 * P) for s in self.stable[:: max(1, 1000 // WRITES)][:WRITES]]
+
+    def reader(self, r: int, barrier: threading.Barrier, errors: list[BaseException]) -> None:
+        lookup = self.idx.lookup
+        try:
+            barrier.wait()
+            for a in self.streams[r]:
+                if lookup(a) is None:
+                    raise AssertionError(f"threaded/index: reader {r} lost the VMA at {a:#x}")
+        except BaseException as exc:
+            errors.append(exc)
+
+    def writer(self, barrier: threading.Barrier, errors: list[BaseException]) -> None:
+        ins, rem = self.idx.insert, self.idx.remove
+        try:
+            barrier.wait()
+            for v in self.churn:
+                ins(v)
+            for v in self.churn:
+                rem(v)
+        except BaseException as exc:
+            errors.append(exc)
+
+    def run(self) -> float:
+        errors: list[BaseException] = []
+        barrier = threading.Barrier(self.readers + 2)
+        ts = [threading.Thread(target=self.reader, args=(r, barrier, errors)) for r in range(self.readers)]
+        ts.append(threading.Thread(target=self.writer, args=(barrier, errors)))
+        for t in ts:
+            t.start()
+        barrier.wait()
+        t0 = time.perf_counter()
+        for t in ts:
+            t.join()
+        elapsed = time.perf_counter() - t0
+        if errors:
+            raise errors[0]
+        return elapsed
+
+    def verify(self) -> None:
+        self.idx.check()
+        if list(self.idx) != self.stable:
+            raise AssertionError("threaded/index: final contents differ from the stable VMAs")
+
+
+def _index_case(backend: str, readers: int, scenario: str) -> Case:
+    state = Lazy(lambda: IndexScenario(backend, readers, scenario))
+
+    def time_func(loops: int) -> float:
+        sc = state.get()
+        return sum(sc.run() for _ in range(loops))
+
+    def measure() -> dict[str, Any]:
+        sc = IndexScenario(backend, readers, scenario)
+        sc.run()
+        sc.verify()
+        return {"restarts": int(sc.idx.stats().get("restarts", 0)), "lockless_reads": int(sc.idx.lockless_reads)}
+
+    ops = readers * READS + 2 * WRITES
+    meta = {
+        "suite": SUITE,
+        "op": "index",
+        "stream": scenario,
+        "backend": backend,
+        "threads": readers,
+        "ops_per_loop": ops,
+        "cpu_count": os.cpu_count() or 1,
+    }
+    name = f"threaded/index/{scenario}/threads={readers:02d}/{backend}"
+    return MeasuredCase(name, time_func, meta, ops, measure=measure)
+
+
+def cases(opts: SuiteOptions) -> list[Case]:
+    registered = set(available_backends())
+    page_work = int(opts.extra.get("page_work", PAGE_WORK))
+    if page_work < 0:
+        raise ValueError(f"threaded: page_work={page_work} must not be negative")
+    policies = tuple(opts.extra.get("policies", POLICIES))
+    wanted = [b for b in opts.backends if b.split("+")[-1] in registered] or ["list"]
+    mm_backends = [b for b in wanted if b in MM_BACKENDS] or wanted[:1]
+    threads = opts.threads
+    scenarios = ("disjoint", "shared")
+    if opts.fast:
+        mm_backends = mm_backends[:1]
+        threads = tuple(t for t in threads if t <= 4) or threads[:1]
+    out: list[Case] = []
+    for scenario in scenarios:
+        for t in threads:
+            for backend in mm_backends:
+                for policy in policies:
+                    out.append(_mm_case(backend, policy, t, scenario, page_work))
+    for scenario in scenarios:
+        for t in threads:
+            for backend in wanted:
+                out.append(_index_case(backend, t, scenario))
+    return out
