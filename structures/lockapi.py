@@ -42,7 +42,7 @@ WAITING, GRANTED, RELEASED, ABANDONED = "waiting", "granted", "released", "aband
 class LockHandle:
     """One lock request: its mode, its range and its state."""
 
-    __slots__ = ("write", "start", "end", "state", "gate", "seq", "blocking", "__weakref__")
+    __slots__ = ("__weakref__", "blocking", "end", "gate", "seq", "start", "state", "write")
 
     def __init__(self, write: bool, start: int, end: int) -> None:
         self.write = write
@@ -77,6 +77,8 @@ class LockStats:
 
 
 def _span(start: int | None, end: int | None) -> tuple[int, int]:
+    if type(start) is int and type(end) is int and 0 <= start < end <= TASK_SIZE:
+        return start, end  # the common case, without the generic validation's calls
     if start is None and end is None:
         return 0, TASK_SIZE
     if start is None or end is None:
@@ -87,7 +89,7 @@ def _span(start: int | None, end: int | None) -> tuple[int, int]:
 class _Guard:
     """Context manager returned by ``read()``/``write()``."""
 
-    __slots__ = ("_lock", "_write", "_start", "_end", "handle")
+    __slots__ = ("_end", "_lock", "_start", "_write", "handle")
 
     def __init__(self, lock: RangeLockBase, write: bool, start: int, end: int) -> None:
         self._lock = lock
