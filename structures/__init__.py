@@ -5,6 +5,8 @@ Start with ``make_index()`` (the configured default backend) or
 """
 
 from .base import VMAIndex, make_lock
+from .mm import AddressSpace, AddressSpaceFull
+from .rangelock import RangeLock
 from .registry import (
     UnknownBackendError,
     available_backends,
@@ -51,6 +53,9 @@ __all__ = [
     "SegmentationFault",
     "UnknownBackendError",
     "RWSemaphore",
+    "RangeLock",
+    "AddressSpace",
+    "AddressSpaceFull",
     "make_index",
     "make_lock",
     "available_backends",

@@ -83,7 +83,7 @@ LOCK_KINDS: dict[str, str] = {
     "range": "structures.rangelock:RangeLock",
 }
 #: The lock an index gets when none is named.
-DEFAULT_LOCK = "rwsem"
+DEFAULT_LOCK = "range"
 
 _ITER_BATCH = 64
 
