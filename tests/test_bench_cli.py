@@ -1,0 +1,98 @@
+"""``vmalab bench`` end to end on a tiny size, Ctrl-C safety, and ``vmalab plot``.
+
+The bench runs use pyperf's ``--debug-single-value`` (one worker, one value)
+so each case takes a fraction of a second; no timing is asserted.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pyperf
+import pytest
+
+from bench.cli import main
+from bench.commands import bench as bench_cmd
+
+FIXTURE = Path(__file__).parent / "data" / "compare_fixture.json"
+TINY = ["--size", "100", "--backend", "list,sortedcontainers", "--fast", "--debug-single-value"]
+
+
+def test_bench_writes_a_pyperf_suite(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert main(["bench", "--suite", "lookup,insert", *TINY, "-o", str(out)]) == 0
+    suite = pyperf.BenchmarkSuite.load(str(out))
+    names = suite.get_benchmark_names()
+    assert names == [
+        "lookup/lookup/uniform/n=000100/list",
+        "lookup/lookup/uniform/n=000100/sortedcontainers",
+        "lookup/lookup/locality/n=000100/list",
+        "lookup/lookup/locality/n=000100/sortedcontainers",
+        "insert/build+remove/random/n=000100/list",
+        "insert/build+remove/random/n=000100/sortedcontainers",
+    ]
+    for bench in suite.get_benchmarks():
+        md = bench.get_metadata()
+        assert md["n"] == 100 and md["backend"] in ("list", "sortedcontainers")
+        assert md["suite"] in ("lookup", "insert") and bench.get_nvalue() >= 1
+        if md["suite"] == "lookup":
+            assert md["probe_depth"] > 0 and md["inner_loops"] == 2048
+        else:
+            assert md["bytes_per_vma"] > 0 and md["inner_loops"] == 200
+    table = capsys.readouterr().out
+    assert "sortedcontainers" in table and "geomean" in table and "baseline" in table
+    # pyperf's own tools read the file
+    show = subprocess.run([sys.executable, "-m", "pyperf", "show", str(out)], capture_output=True, text=True)
+    assert show.returncode == 0 and "lookup/lookup/uniform/n=000100/list" in show.stdout
+    cmp = subprocess.run(
+        [sys.executable, "-m", "pyperf", "compare_to", str(out), str(out)], capture_output=True, text=True
+    )
+    assert cmp.returncode == 0, cmp.stderr
+
+
+def test_ctrl_c_keeps_finished_benchmarks(tmp_path, monkeypatch):
+    out = tmp_path / "r.json"
+    real_run = subprocess.run
+    calls = {"n": 0}
+
+    def run(cmd, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise KeyboardInterrupt
+        return real_run(cmd, *args, **kwargs)
+
+    monkeypatch.setattr(bench_cmd.subprocess, "run", run)
+    assert main(["bench", "--suite", "gap", *TINY, "-o", str(out)]) == 130
+    suite = pyperf.BenchmarkSuite.load(str(out))
+    assert suite.get_benchmark_names() == ["gap/find_gap/bottom-up/n=000100/list"]
+    assert not out.with_name(out.name + ".tmp").exists()
+
+
+def test_bench_list_and_errors(tmp_path, capsys):
+    assert main(["bench", "--suite", "overlap", "--size", "1k", "--backend", "list", "--list"]) == 0
+    listed = capsys.readouterr().out.split()
+    assert "overlap/overlapping/meets=8/n=001000/list" in listed and len(listed) == 6
+    assert main(["bench", "--suite", "nosuch", "--list"]) == 2
+    assert main(["bench", "--backend", "nosuch", "--list"]) == 2
+    assert main(["bench", "--size", "2", "--list"]) == 2
+    assert main(["bench", "--backend", "list", "--baseline", "rbtree", "--list"]) == 2
+
+
+def test_default_backends_include_registered_ones():
+    names = bench_cmd.default_backends()
+    assert "list" in names
+    from structures import available_backends, available_frontends
+
+    if "rbtree" in names and "vmacache" in available_frontends():
+        assert "vmacache+rbtree" in names
+    assert set(names) - {"vmacache+rbtree"} <= set(available_backends())
+
+
+def test_plot_writes_pngs(tmp_path):
+    pytest.importorskip("matplotlib")
+    assert main(["plot", str(FIXTURE), "-o", str(tmp_path)]) == 0
+    for name in ("time_lookup.png", "time_insert.png", "probe_depth.png", "memory_per_vma.png"):
+        png = tmp_path / name
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
