@@ -43,6 +43,7 @@ Derived primitives a backend may override with faster ones::
 
     _lookup(addr)  _intersection(start, end)  _overlapping(start, end)
     _find_gap(length, low, high, top_down)  _batch_from(addr, n)
+    _commit()     end of every successful mutation (publish a COW version)
 
 API
 ---
@@ -176,6 +177,13 @@ class VMAIndex(ABC):
 
     def _batch_from(self, addr: int, n: int) -> list[VMA]:
         return list(islice(self._iter_from(addr), n))
+
+    def _commit(self) -> None:
+        """Called once at the end of every successful mutation, the mutex still held.
+
+        A copy-on-write backend publishes its new version here, so that a
+        multi-step mutation (``replace``) becomes visible to lockless readers in
+        one reference store."""
 
     def _find_gap(self, length: int, low: int, high: int, top_down: bool) -> int | None:
         """Reference gap search by walking neighbours (O(n) in the worst case)."""
@@ -335,6 +343,7 @@ class VMAIndex(ABC):
                 raise OverlapError(f"{vma!r} overlaps stored {hit!r}", existing=hit)
             self._insert(vma)
             self._seq += 1
+            self._commit()
 
     def remove(self, vma: VMA) -> None:
         """Remove the stored VMA equal to ``vma``; ``NotMappedError`` if absent."""
@@ -348,6 +357,7 @@ class VMAIndex(ABC):
                 raise NotMappedError(f"{vma!r} is not stored")
             self._remove(cur)
             self._seq += 1
+            self._commit()
 
     def replace(self, old: Iterable[VMA], new: Iterable[VMA]) -> None:
         """Atomically remove every VMA of ``old`` and insert every VMA of ``new``.
@@ -382,12 +392,14 @@ class VMAIndex(ABC):
             for v in news:
                 self._insert(v)
             self._seq += 1
+            self._commit()
 
     def clear(self) -> None:
         """Remove every VMA."""
         with self._mutex:
             self._clear()
             self._seq += 1
+            self._commit()
 
     # ------------------------------------------------------------------
     # introspection
