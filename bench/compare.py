@@ -366,9 +366,24 @@ def _disambiguate(loaded: list[tuple[str, pyperf.BenchmarkSuite]], pivot: Pivot)
     return replace(pivot, rows=(*pivot.rows, "name"))
 
 
-def compare_files(paths: Sequence[str | Path], baseline: str | None = None, pivot: Pivot = DEFAULT_PIVOT) -> Comparison:
-    """Compare result files: backends side by side, or runs side by side when files share benchmarks."""
+def compare_files(
+    paths: Sequence[str | Path],
+    baseline: str | None = None,
+    pivot: Pivot = DEFAULT_PIVOT,
+    keep: Callable[[pyperf.Benchmark], bool] | None = None,
+) -> Comparison:
+    """Compare result files: backends side by side, or runs side by side when files share benchmarks.
+
+    ``keep`` selects the benchmarks to include (default: all)."""
     loaded = load_suites(paths)
+    if keep is not None:
+        loaded = [
+            (label, pyperf.BenchmarkSuite(kept))
+            for label, suite in loaded
+            if (kept := [b for b in suite.get_benchmarks() if keep(b)])
+        ]
+        if not loaded:
+            raise ValueError("no benchmarks to compare")
     names: dict[str, int] = {}
     for _, suite in loaded:
         for name in suite.get_benchmark_names():

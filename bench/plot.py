@@ -17,6 +17,7 @@ Layout
     DIR/time_insert.png     (also overlap, gap: every suite whose benchmarks carry n)
     DIR/probe_depth.png     probe() nodes per lookup vs n, log x
     DIR/memory_per_vma.png  tracemalloc bytes per VMA vs n, log x
+    DIR/threads_<k>.png     ops/s vs threads per lock/policy (io, threaded families)
 
 API
 ---
@@ -26,11 +27,14 @@ API
 from __future__ import annotations
 
 import math
+import textwrap
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 import pyperf
+
+from .scaling import throughput_series
 
 __all__ = ["PlotError", "plot_file", "series"]
 
@@ -155,17 +159,43 @@ def _metric_chart(plt: Any, data: dict[str, list[tuple[int, float]]], style: dic
     return path
 
 
+def _scaling_chart(plt: Any, title: str, lines: dict[str, list[tuple[int, float]]], path: Path) -> Path:
+    """Throughput vs threads, one line per lock/policy (the seed's fio table as a chart)."""
+    style = _style(list(lines))
+    fig, ax = plt.subplots(figsize=(8.5, 4.5))
+    for col, pts in lines.items():
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], label=col, linewidth=1.6, markersize=6, **style[col])
+    ax.set_xscale("log", base=2)
+    threads = sorted({p[0] for pts in lines.values() for p in pts})
+    ax.set_xticks(threads)
+    ax.set_xticklabels([str(t) for t in threads])
+    ax.set_ylim(bottom=0)
+    ax.set_title("\n".join(textwrap.wrap(title, 80)), fontsize=10)
+    ax.set_xlabel("threads")
+    ax.set_ylabel("ops/s (all threads)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(frameon=False, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def plot_file(path: str | Path, outdir: str | Path) -> list[Path]:
     """Write the charts of result file ``path`` into ``outdir``; return the PNG paths."""
     plt = _pyplot()
     suite = pyperf.BenchmarkSuite.load(str(path))
     data = series(suite)
-    if not data["backends"]:
-        raise PlotError(f"{path}: no benchmark carries n and backend metadata; nothing to plot")
+    scaling = throughput_series([path])
+    if not data["backends"] and not scaling:
+        raise PlotError(f"{path}: no benchmark carries n/backend or thread-count metadata; nothing to plot")
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
+    written = [_scaling_chart(plt, title, lines, out / f"threads_{i + 1}.png") for i, (title, lines) in
+               enumerate(scaling.items())]  # fmt: skip
+    if not data["backends"]:
+        return written
     style = _style(data["backends"])
-    written = []
     for s in _TIME_SUITES:
         if s in data["time"]:
             written.append(_time_chart(plt, s, data["time"][s], style, out))

@@ -57,9 +57,12 @@ def _sig3(x: float) -> str:
 
 
 def format_value(value: float, unit: str = "second", *, scale: float | None = None) -> str:
-    """``1.5e-6`` -> ``"1.50 us"`` (times); other units as plain numbers."""
+    """``1.5e-6`` -> ``"1.50 us"`` (times); ``61234`` -> ``"61.2k"`` (rates, as the seed's IOPS)."""
     if unit != "second":
-        return _sig3(value) if value < 1e6 else f"{value:.3g}"
+        for factor, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+            if abs(value) >= factor:
+                return f"{_sig3(value / factor)}{suffix}"
+        return _sig3(value)
     factor, name = _pick_scale(value) if scale is None else (scale, _scale_name(scale))
     return f"{_sig3(value / factor)} {name}"
 

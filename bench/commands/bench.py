@@ -161,7 +161,9 @@ def register(subparsers: Any) -> None:
         "--size", action="append", metavar="N[,N]", help="layout sizes in VMAs, e.g. 1k,10k,65530 (default: 1000,10000)"
     )
     p.add_argument("--seed", type=int, default=42, help="workload seed (default 42)")
-    p.add_argument("--threads", default="1,2,4", help="thread counts for threaded suites (default 1,2,4)")
+    p.add_argument(
+        "--threads", default="1,2,4,8,16", help="thread counts of the io/threaded suites (default 1,2,4,8,16; --fast: <= 4)"
+    )
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--fast", action="store_true", help="reduced case set, 2 processes x 3 values")
     mode.add_argument("--rigorous", action="store_true", help="pyperf --rigorous")
@@ -261,8 +263,7 @@ def run(args: argparse.Namespace) -> int:
     if failures:
         console.print(f"[red]{len(failures)} failed:[/] {', '.join(failures)}", highlight=False)
     if writer.count and not args.no_table:
-        from bench.compare import compare_files
-        from bench.render import print_table, render_table
+        from bench.commands.compare import show
 
-        print_table(render_table(compare_files([out], baseline=args.baseline)))
+        show([out], baseline=args.baseline)
     return 1 if failures else 0

@@ -27,8 +27,10 @@ restarts.
 index, no address space, no range lock: the price of the writer mutex for
 locked readers against the lock-free readers of ``maple``/``xarray``.  Each
 reader does ``READS`` ``lookup`` calls per loop on a pre-built stream; the
-writer does ``WRITES`` insert+remove pairs of 4-page VMAs, either in its own
-region (``disjoint``) or between the VMAs the readers look up (``shared``).
+writer churns insert+remove cycles of ``WRITES`` 4-page VMAs for as long as
+any reader runs, either in its own region (``disjoint``) or between the VMAs
+the readers look up (``shared``).  The timed operations are the readers'
+(reader throughput under a concurrent writer); the writer's count is metadata.
 
 pyperf's value is seconds per operation of the aggregate (all threads'
 operations divided by the loop's wall time), so ``1 / value`` is ops/s.
@@ -176,6 +178,7 @@ def _mm_case(backend: str, policy: str, threads: int, scenario: str, page_work: 
         "page_work": page_work,
         "ops_per_loop": ops,
         "cpu_count": os.cpu_count() or 1,
+        "oversubscribed": int(threads + 1 > (os.cpu_count() or 1)),
     }
     name = f"threaded/mm/{scenario}/threads={threads:02d}/{policy}+{backend}"
     return MeasuredCase(name, time_func, meta, ops, measure=measure)
@@ -193,6 +196,7 @@ class IndexScenario:
         self.idx = make_index(backend)
         self.readers = readers
         self.scenario = scenario
+        self.writes = 0
         # 1,000 stable 8-page VMAs with 8-page holes; readers look them up
         self.stable = [VMA(BASE + i * 16 * P, BASE + i * 16 * P + 8 * P, name="stable") for i in range(1000)]
         for v in self.stable:
@@ -213,29 +217,37 @@ class IndexScenario:
         except BaseException as exc:
             errors.append(exc)
 
-    def writer(self, barrier: threading.Barrier, errors: list[BaseException]) -> None:
+    def writer(self, barrier: threading.Barrier, done: threading.Event, errors: list[BaseException]) -> None:
         ins, rem = self.idx.insert, self.idx.remove
+        n = 0
         try:
             barrier.wait()
-            for v in self.churn:
-                ins(v)
-            for v in self.churn:
-                rem(v)
+            while not done.is_set():  # whole cycles, so the index ends as it began
+                for v in self.churn:
+                    ins(v)
+                for v in self.churn:
+                    rem(v)
+                n += 2 * len(self.churn)
         except BaseException as exc:
             errors.append(exc)
+        self.writes += n
 
     def run(self) -> float:
+        """Seconds until every reader is done; the writer churns all the while (not timed after)."""
         errors: list[BaseException] = []
+        done = threading.Event()
         barrier = threading.Barrier(self.readers + 2)
-        ts = [threading.Thread(target=self.reader, args=(r, barrier, errors)) for r in range(self.readers)]
-        ts.append(threading.Thread(target=self.writer, args=(barrier, errors)))
-        for t in ts:
+        readers = [threading.Thread(target=self.reader, args=(r, barrier, errors)) for r in range(self.readers)]
+        writer = threading.Thread(target=self.writer, args=(barrier, done, errors))
+        for t in (*readers, writer):
             t.start()
         barrier.wait()
         t0 = time.perf_counter()
-        for t in ts:
+        for t in readers:
             t.join()
         elapsed = time.perf_counter() - t0
+        done.set()
+        writer.join()
         if errors:
             raise errors[0]
         return elapsed
@@ -257,9 +269,13 @@ def _index_case(backend: str, readers: int, scenario: str) -> Case:
         sc = IndexScenario(backend, readers, scenario)
         sc.run()
         sc.verify()
-        return {"restarts": int(sc.idx.stats().get("restarts", 0)), "lockless_reads": int(sc.idx.lockless_reads)}
+        return {
+            "restarts": int(sc.idx.stats().get("restarts", 0)),
+            "lockless_reads": int(sc.idx.lockless_reads),
+            "writer_ops": sc.writes,
+        }
 
-    ops = readers * READS + 2 * WRITES
+    ops = readers * READS
     meta = {
         "suite": SUITE,
         "op": "index",
@@ -268,6 +284,7 @@ def _index_case(backend: str, readers: int, scenario: str) -> Case:
         "threads": readers,
         "ops_per_loop": ops,
         "cpu_count": os.cpu_count() or 1,
+        "oversubscribed": int(readers + 1 > (os.cpu_count() or 1)),
     }
     name = f"threaded/index/{scenario}/threads={readers:02d}/{backend}"
     return MeasuredCase(name, time_func, meta, ops, measure=measure)
