@@ -178,7 +178,7 @@ class VMAIndex(ABC):
     def _batch_from(self, addr: int, n: int) -> list[VMA]:
         return list(islice(self._iter_from(addr), n))
 
-    def _commit(self) -> None:
+    def _commit(self) -> None:  # noqa: B027 - an optional hook, empty by default
         """Called once at the end of every successful mutation, the mutex still held.
 
         A copy-on-write backend publishes its new version here, so that a
@@ -327,7 +327,8 @@ class VMAIndex(ABC):
 
     @property
     def mutation_seq(self) -> int:
-        """Bumped by every successful mutation (the vmacache's sequence number)."""
+        """Bumped by every successful mutation, after it is visible to readers
+        (the vmacache's sequence number)."""
         return self._seq
 
     # ------------------------------------------------------------------
@@ -342,8 +343,8 @@ class VMAIndex(ABC):
             if hit is not None:
                 raise OverlapError(f"{vma!r} overlaps stored {hit!r}", existing=hit)
             self._insert(vma)
-            self._seq += 1
             self._commit()
+            self._seq += 1  # after the publish: a cache tagged with the old seq is flushed (vmacache)
 
     def remove(self, vma: VMA) -> None:
         """Remove the stored VMA equal to ``vma``; ``NotMappedError`` if absent."""
@@ -356,8 +357,8 @@ class VMAIndex(ABC):
                     raise NotMappedError(f"{vma!r} is not stored (the range holds {cur!r})")
                 raise NotMappedError(f"{vma!r} is not stored")
             self._remove(cur)
-            self._seq += 1
             self._commit()
+            self._seq += 1  # after the publish: a cache tagged with the old seq is flushed (vmacache)
 
     def replace(self, old: Iterable[VMA], new: Iterable[VMA]) -> None:
         """Atomically remove every VMA of ``old`` and insert every VMA of ``new``.
@@ -377,7 +378,7 @@ class VMAIndex(ABC):
             if b.start < a.end:
                 raise OverlapError(f"new VMAs {a!r} and {b!r} overlap each other", existing=a)
         if len(set(olds)) != len(olds):
-            raise ValueError("old lists the same VMA twice")
+            raise InvalidRangeError("replace: old lists the same VMA twice")
         with self._mutex:
             for v in olds:
                 if self._lookup(v.start) != v:
@@ -391,15 +392,15 @@ class VMAIndex(ABC):
                 self._remove(v)
             for v in news:
                 self._insert(v)
-            self._seq += 1
             self._commit()
+            self._seq += 1  # after the publish: a cache tagged with the old seq is flushed (vmacache)
 
     def clear(self) -> None:
         """Remove every VMA."""
         with self._mutex:
             self._clear()
-            self._seq += 1
             self._commit()
+            self._seq += 1  # after the publish: a cache tagged with the old seq is flushed (vmacache)
 
     # ------------------------------------------------------------------
     # introspection

@@ -42,9 +42,10 @@ WAITING, GRANTED, RELEASED, ABANDONED = "waiting", "granted", "released", "aband
 class LockHandle:
     """One lock request: its mode, its range and its state."""
 
-    __slots__ = ("__weakref__", "blocking", "end", "gate", "seq", "start", "state", "write")
+    __slots__ = ("__weakref__", "blocking", "end", "gate", "owner", "seq", "start", "state", "write")
 
-    def __init__(self, write: bool, start: int, end: int) -> None:
+    def __init__(self, write: bool, start: int, end: int, owner: object = None) -> None:
+        self.owner = owner  # the lock that handed it out: release() elsewhere is refused
         self.write = write
         self.start = start
         self.end = end

@@ -62,8 +62,9 @@ class _Request(LockHandle):
 
     __slots__ = ("node",)
 
-    def __init__(self, write: bool, start: int, end: int) -> None:
+    def __init__(self, write: bool, start: int, end: int, owner: object = None) -> None:
         # LockHandle's fields, set directly: this is on every acquisition's path
+        self.owner = owner
         self.write = write
         self.start = start
         self.end = end
@@ -89,7 +90,7 @@ class RangeLock(RangeLockBase):
     # acquire
     # ------------------------------------------------------------------
     def _acquire(self, write: bool, start: int, end: int, blocking: bool, timeout: float | None) -> LockHandle | None:
-        h = _Request(write, start, end)
+        h = _Request(write, start, end, self)
         last = end - 1
         with self._mutex:
             tree = self._tree
@@ -178,14 +179,24 @@ class RangeLock(RangeLockBase):
     def release(self, handle: LockHandle) -> None:
         """Release a granted handle (``RuntimeError`` if it is not held)."""
         with self._mutex:
-            if not isinstance(handle, _Request) or handle.state != GRANTED or handle.node is None:
+            if (
+                not isinstance(handle, _Request)
+                or handle.owner is not self
+                or handle.state != GRANTED
+                or handle.node is None
+            ):
                 raise RuntimeError(f"release of a lock handle that is not held: {handle!r}")
             self._leave(handle, RELEASED)
 
     def downgrade(self, handle: LockHandle) -> None:
         """Turn a held write handle into a read handle, waking the readers only our writer-ness blocked."""
         with self._mutex:
-            if not isinstance(handle, _Request) or handle.state != GRANTED or not handle.write:
+            if (
+                not isinstance(handle, _Request)
+                or handle.owner is not self
+                or handle.state != GRANTED
+                or not handle.write
+            ):
                 raise RuntimeError(f"downgrade needs a held write handle, got {handle!r}")
             handle.write = False
             seq = handle.seq

@@ -23,7 +23,8 @@ the front end's constructor accepts go to it, the rest to the inner backend;
 
 API
 ---
-``make_index(name=None, **options)``, ``available_backends()``,
+``make_index(name=None, **options)``, ``index_factory(name=None, **options)``,
+``available_backends()``,
 ``available_frontends()``, ``resolve_backend_name(name=None)``,
 ``register_backend(name, factory, description="")``, ``load_config(start=None)``,
 ``UnknownBackendError``, ``BUILTIN_DEFAULT``.
@@ -52,6 +53,7 @@ __all__ = [
     "UnknownBackendError",
     "Config",
     "make_index",
+    "index_factory",
     "available_backends",
     "available_frontends",
     "resolve_backend_name",
@@ -59,18 +61,23 @@ __all__ = [
     "load_config",
 ]
 
-BUILTIN_DEFAULT = "list"
+BUILTIN_DEFAULT = "maple"
 ENV_VAR = "VMALAB_BACKEND"
 ENTRY_POINT_GROUP = "vmalab.backends"
 
 #: Built-in backends: registry name -> "module:Class".
 _BUILTIN: dict[str, str] = {
     "list": "structures.reference:ListIndex",
+    "maple": "structures.maple:MapleIndex",
     "sortedcontainers": "structures.peers:SortedContainersIndex",
     "bintrees": "structures.peers:BintreesIndex",
+    "xarray": "structures.xarray:XArrayIndex",
+    "rbtree": "structures.rbindex:RBTreeIndex",
 }
 #: Front ends that wrap another index: name -> "module:Class".
-_FRONTENDS: dict[str, str] = {}
+_FRONTENDS: dict[str, str] = {
+    "vmacache": "structures.vmacache:VMACacheIndex",
+}
 
 Factory = Callable[..., VMAIndex]
 
@@ -261,6 +268,16 @@ def _build(spec: str, options: dict[str, Any], cfg: Config) -> VMAIndex:
         return factory(**merged)
     except TypeError as exc:
         raise TypeError(f"backend {head!r} rejected options {sorted(merged)}: {exc}") from exc
+
+
+def index_factory(name: str | None = None, **options: Any) -> Callable[[], VMAIndex]:
+    """A zero-argument builder of ``make_index(name, **options)`` with the configuration
+    resolved once (benchmarks build indexes inside timed loops: no file I/O there)."""
+    _ensure_loaded()
+    cfg = load_config()
+    spec, _ = resolve_backend_name(name, config=cfg)
+    _build(spec, dict(options), cfg)  # fail now, not in the loop, on a bad name or option
+    return lambda: _build(spec, dict(options), cfg)
 
 
 def make_index(name: str | None = None, **options: Any) -> VMAIndex:

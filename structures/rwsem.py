@@ -79,7 +79,7 @@ class RWSemaphore(RangeLockBase):
                 break
 
     def _acquire(self, write: bool, start: int, end: int, blocking: bool, timeout: float | None) -> LockHandle | None:
-        h = LockHandle(write, start, end)
+        h = LockHandle(write, start, end, self)
         with self._mutex:
             # fast path inlined (_can_grant + _grant): 2.3 -> 1.4 us per acquire+release here
             if not self._queue and not self._writer and (not write or not self._readers):
@@ -142,7 +142,7 @@ class RWSemaphore(RangeLockBase):
     def release(self, handle: LockHandle) -> None:
         """Release a granted handle (``RuntimeError`` if it is not held)."""
         with self._mutex:
-            if type(handle) is not LockHandle or handle.state is not GRANTED:
+            if type(handle) is not LockHandle or handle.owner is not self or handle.state is not GRANTED:
                 raise RuntimeError(f"release of a lock handle that is not held: {handle!r}")
             if handle.write:
                 self._writer = False
@@ -155,7 +155,12 @@ class RWSemaphore(RangeLockBase):
     def downgrade(self, handle: LockHandle) -> None:
         """Turn a held write handle into a read handle, admitting queued readers."""
         with self._mutex:
-            if not isinstance(handle, LockHandle) or handle.state != GRANTED or not handle.write:
+            if (
+                type(handle) is not LockHandle
+                or handle.owner is not self
+                or handle.state != GRANTED
+                or not handle.write
+            ):
                 raise RuntimeError(f"downgrade needs a held write handle, got {handle!r}")
             handle.write = False
             self._writer = False

@@ -78,9 +78,10 @@ _EMPTY: Any = _Empty()
 class _ThreadCache:
     """One thread's slots and counters (only its owner thread writes them)."""
 
-    __slots__ = ("flushes", "hits", "misses", "seq", "slots")
+    __slots__ = ("flushes", "hits", "misses", "seq", "slots", "thread")
 
     def __init__(self, nslots: int, seq: int) -> None:
+        self.thread = threading.current_thread()
         self.slots: list[VMA] = [_EMPTY] * nslots
         self.seq = seq
         self.hits = 0
@@ -120,6 +121,7 @@ class VMACacheIndex(VMAIndex):
         self._tls = threading.local()
         self._caches: list[_ThreadCache] = []
         self._caches_lock = threading.Lock()
+        self._retired = [0, 0, 0]  # hits, misses, flushes of threads that have exited
 
     @property
     def inner(self) -> VMAIndex:
@@ -135,7 +137,18 @@ class VMACacheIndex(VMAIndex):
     def _thread_cache(self) -> _ThreadCache:
         c = _ThreadCache(self._nslots, -1)
         with self._caches_lock:
-            self._caches.append(c)
+            # fold the counters of exited threads (nobody writes them any more) and
+            # drop their caches, so a program that starts threads forever stays bounded
+            live = []
+            for old in self._caches:
+                if old.thread.is_alive():
+                    live.append(old)
+                else:
+                    self._retired[0] += old.hits
+                    self._retired[1] += old.misses
+                    self._retired[2] += old.flushes
+            live.append(c)
+            self._caches = live
         self._tls.c = c
         return c
 
@@ -233,9 +246,10 @@ class VMACacheIndex(VMAIndex):
         """Calls, hits and flushes summed over every thread, and the hit rate."""
         with self._caches_lock:
             caches = list(self._caches)
-        hits = sum(c.hits for c in caches)
-        calls = hits + sum(c.misses for c in caches)
-        flushes = sum(c.flushes for c in caches)
+            r_hits, r_misses, r_flushes = self._retired
+        hits = r_hits + sum(c.hits for c in caches)
+        calls = hits + r_misses + sum(c.misses for c in caches)
+        flushes = r_flushes + sum(c.flushes for c in caches)
         return {
             "cache_calls": calls,
             "cache_hits": hits,

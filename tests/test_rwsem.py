@@ -253,3 +253,27 @@ def test_index_lock_choice() -> None:
         assert idx.lock.try_read() is None
     with pytest.raises(ValueError, match="known"):
         make_index("list", lock="nope")
+
+
+def test_foreign_handles_are_refused_and_change_nothing() -> None:
+    from structures import RangeLock
+
+    for make_a, make_b in ((RWSemaphore, RWSemaphore), (RangeLock, RangeLock), (RWSemaphore, RangeLock)):
+        a, b = make_a(), make_b()
+        h = a.acquire_read(0, 4096)
+        assert h is not None
+        before = (a.stats()["acquisitions"], b.stats()["acquisitions"])
+        with pytest.raises(RuntimeError):
+            b.release(h)
+        w = a.acquire_write(1 << 30, (1 << 30) + 4096) if a.ranged else None
+        if w is not None:
+            with pytest.raises(RuntimeError):
+                b.downgrade(w)
+            a.release(w)
+        a.release(h)
+        # both locks still work: a writer is granted at once on each
+        for lk in (a, b):
+            g = lk.try_write()
+            assert g is not None
+            lk.release(g)
+        assert (a.stats()["acquisitions"], b.stats()["acquisitions"])[1] == before[1] + 1

@@ -27,22 +27,13 @@ def seed_file(tmp_path: Path) -> Path:
     for lock, rates in (("rwsem", (57_000, 61_000)), ("range", (64_000, 111_000)), ("ideal", (65_000, 120_000))):
         for threads, rate in zip((1, 2), rates, strict=True):
             per_op = 1.0 / rate
-            out.append(
-                bench(
-                    f"io/rw/block=65536/threads={threads:02d}/{lock}",
-                    [per_op * f for f in (0.99, 1.0, 1.01, 1.0)],
-                    suite="io", op="rw", backend=lock, lock=lock, threads=threads, block=65536,
-                )  # fmt: skip
-            )
+            md = {"suite": "io", "op": "rw", "backend": lock, "lock": lock, "threads": threads, "block": 65536}
+            values = [per_op * f for f in (0.99, 1, 1.01, 1)]
+            out.append(bench(f"io/rw/block=65536/threads={threads:02d}/{lock}", values, **md))
     for policy, rate in (("full", 10_000), ("range", 15_000), ("vma", 20_000)):
-        out.append(
-            bench(
-                f"threaded/mm/disjoint/threads=02/{policy}+maple",
-                [1.0 / rate] * 4,
-                suite="threaded", op="mm", stream="disjoint", backend=f"{policy}+maple", policy=policy,
-                index="maple", threads=2, page_work=16,
-            )  # fmt: skip
-        )
+        md = {"suite": "threaded", "op": "mm", "stream": "disjoint", "backend": f"{policy}+maple", "policy": policy}
+        md.update(index="maple", threads=2, page_work=16)
+        out.append(bench(f"threaded/mm/disjoint/threads=02/{policy}+maple", [1.0 / rate] * 4, **md))
     out.append(bench("lookup/find/uniform/n=001000/list", [1e-6] * 4, suite="lookup", op="find", stream="uniform",
                      n=1000, backend="list"))  # fmt: skip
     path = tmp_path / "seed.json"

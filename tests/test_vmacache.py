@@ -236,3 +236,71 @@ def test_threaded_readers_never_see_a_removed_vma(inner_name: str) -> None:
     st = idx.stats()
     assert st["cache_calls"] >= st["cache_hits"] > 0
     idx.check()
+
+
+@pytest.mark.parametrize("inner_name", ["maple", "xarray", "list"])
+def test_fill_during_an_unpublished_mutation_is_never_served_after_it(inner_name: str) -> None:
+    """A lookup that runs while a writer sits between its publish steps (``_commit``) may
+    see the old VMA, but once the mutation has returned the cache must not serve it."""
+    import threading
+
+    from structures import available_backends
+
+    if inner_name not in available_backends():
+        pytest.skip(f"{inner_name} is not registered")
+    idx = make_index(f"vmacache+{inner_name}")
+    inner = idx.inner
+    vmas = [VMA(i * 4 * P, i * 4 * P + P) for i in range(200)]
+    for x in vmas:
+        idx.insert(x)
+    victim = vmas[100]
+    res: dict[str, object] = {}
+    go, filled, go2 = threading.Event(), threading.Event(), threading.Event()
+
+    def reader() -> None:
+        go.wait(5)
+        res["during"] = idx.lookup(victim.start)
+        filled.set()
+        go2.wait(5)
+        res["after"] = idx.lookup(victim.start)
+
+    t = threading.Thread(target=reader)
+    t.start()
+    orig = inner._commit
+
+    def preempted_commit() -> None:
+        go.set()
+        filled.wait(5)
+        orig()
+
+    inner._commit = preempted_commit  # type: ignore[method-assign]
+    try:
+        idx.replace([victim], [])  # what munmap does
+    finally:
+        inner._commit = orig  # type: ignore[method-assign]
+    go2.set()
+    t.join(5)
+    assert res["during"] in (victim, None)
+    assert res["after"] is None
+    assert inner.lookup(victim.start) is None
+
+
+def test_exited_threads_are_folded_not_kept() -> None:
+    import threading
+
+    idx = make_index("vmacache+list")
+    idx.insert(VMA(0, P))
+
+    def worker() -> None:
+        for _ in range(3):
+            assert idx.lookup(0) == VMA(0, P)
+
+    for _ in range(20):
+        t = threading.Thread(target=worker)
+        t.start()
+        t.join()
+    worker()  # this thread registers last: every exited thread is folded
+    st = idx.cache_stats()
+    assert st["cache_threads"] <= 2
+    assert st["cache_calls"] == 21 * 3
+    assert st["cache_hits"] == 21 * 2

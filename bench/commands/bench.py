@@ -162,7 +162,9 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--seed", type=int, default=42, help="workload seed (default 42)")
     p.add_argument(
-        "--threads", default="1,2,4,8,16", help="thread counts of the io/threaded suites (default 1,2,4,8,16; --fast: <= 4)"
+        "--threads",
+        default="1,2,4,8,16",
+        help="thread counts of the io/threaded suites (default 1,2,4,8,16; --fast: <= 4)",
     )
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--fast", action="store_true", help="reduced case set, 2 processes x 3 values")
@@ -191,7 +193,12 @@ def _select(args: argparse.Namespace, console: Console) -> tuple[list[str], Suit
     else:
         backends = default_backends(console)
     sizes = tuple(dict.fromkeys(parse_size(s) for s in _split(args.size))) or DEFAULT_SIZES
-    threads = tuple(int(t) for t in _split([args.threads]))
+    try:
+        threads = tuple(dict.fromkeys(int(t) for t in _split([args.threads])))
+    except ValueError:
+        raise ValueError(f"--threads {args.threads!r}: give positive integers, e.g. 1,2,4") from None
+    if not threads or min(threads) < 1:
+        raise ValueError(f"--threads {args.threads!r}: thread counts must be positive integers")
     if args.baseline is not None and args.baseline not in backends:
         raise ValueError(f"--baseline {args.baseline!r} is not among the backends: {', '.join(backends)}")
     opts = SuiteOptions(backends=tuple(backends), sizes=sizes, fast=bool(args.fast), seed=args.seed, threads=threads)
