@@ -1,8 +1,22 @@
 """The ``vmalab`` command line: discovers the subcommands in ``bench.commands``.
 
-Each module of ``bench.commands`` defines ``register(subparsers)`` and sets
-``func`` on its parser; ``main`` parses, dispatches, and turns a ``VMAError``
-or ``ValueError`` raised by a command into a one-line error and exit status 2.
+Invariant
+---------
+Every subcommand lives in its own module of ``bench.commands``; adding a
+command is adding a module.  Bad input never produces a traceback: a
+``VMAError``, ``ValueError`` or ``FileNotFoundError`` from a command becomes
+one red line on stderr and exit status 2; Ctrl-C is status 130.
+
+Layout
+------
+::
+
+    vmalab COMMAND ...  ->  build_parser()  ->  bench.commands.<module>.register(sub)
+                        ->  args.func(args) ->  exit status (0 ok, 1 failure found, 2 bad input)
+
+API
+---
+``build_parser()``, ``main(argv=None) -> int``.
 """
 
 from __future__ import annotations

@@ -8,6 +8,15 @@ searches in both directions — applied to the backend under test and to the
 oracle side by side.  Every answer and every error class must agree, and the
 backend's ``check()`` must pass every ``check_every`` steps and at the end.
 
+Layout
+------
+::
+
+    rng(seed) -> op -> backend under test ---\
+                   -> list oracle ------------> compare answers + error classes
+                                                 -> DiffResult.divergences
+    every check_every ops: idx.check(), contents == oracle's
+
 Op mix (per step): 45 % insert (about a third of them collide), 25 % remove,
 30 % a query round (find, lookup, find_prev, intersection, overlapping,
 find_gap bottom-up and top-down with random ``low``/``high`` windows).

@@ -25,6 +25,14 @@ of the seed's fio table (rwsem 57k/61k/61k/55k/15k vs range lock
 64k/111k/228k/195k/40k IOPS at 1/2/4/8/16 processes).  Computing stays here;
 ``bench.render`` draws the ``Comparison`` objects, like any other.
 
+Layout
+------
+::
+
+    files -> benchmarks of io/threaded -> family (title, column, baseline)
+          -> measurements (value = 1 / seconds-per-op) -> compare(THROUGHPUT pivot)
+          -> [(title, Comparison)]  -> bench.render / bench.plot
+
 API
 ---
 ``SCALING_SUITES``, ``THROUGHPUT``, ``is_scaling``, ``scaling_comparisons(paths)``
