@@ -15,7 +15,10 @@ pyperf reports the time per call.  Streams (``bench.workloads``):
 
 Cases: ops ``find``, ``lookup`` x streams x sizes x backends; with ``--fast``
 only ``lookup`` (both streams).  Untimed metadata: ``probe_depth`` (mean
-``probe()`` nodes over the stream), ``probe_depth_max``, ``height``, ``nodes``.
+``probe()`` nodes over the stream), ``probe_depth_max``, ``height``, ``nodes``;
+on the ``lookup``/``uniform`` case ``bytes_per_vma`` (tracemalloc while
+building) and ``stats_bytes_per_vma``; for a vmacache front end the stream's
+``hit_rate``.
 
 Names: ``lookup/<op>/<stream>/n=<n>/<backend>``.
 """
@@ -28,7 +31,16 @@ from typing import Any
 from bench.workloads import STREAMS, make_stream, synthetic_layout
 
 from . import Case, SuiteOptions
-from ._common import STREAM_LEN, Lazy, MeasuredCase, base_metadata, build_index, case_name, probe_depth
+from ._common import (
+    STREAM_LEN,
+    Lazy,
+    MeasuredCase,
+    base_metadata,
+    build_index,
+    case_name,
+    memory_per_vma,
+    probe_depth,
+)
 
 SUITE = "lookup"
 DESCRIPTION = "find/lookup over uniform and fault-like locality address streams"
@@ -56,7 +68,13 @@ def _case(backend: str, n: int, op: str, stream: str, seed: int) -> Case:
 
     def measure() -> dict[str, Any]:
         idx, addrs = state.get()
-        return probe_depth(idx, addrs[:512])
+        out = probe_depth(idx, addrs[:512])
+        if stream == "uniform" and op == OPS[-1]:  # once per (backend, n): the memory of the structure
+            out.update(memory_per_vma(backend, synthetic_layout(n, seed).vmas))
+        st = idx.stats()
+        if "hit_rate" in st:  # a vmacache front end: the hit rate of this stream
+            out["hit_rate"] = round(float(st["hit_rate"]), 4)
+        return out
 
     return MeasuredCase(
         case_name(SUITE, op, stream, n, backend),
