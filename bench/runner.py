@@ -38,6 +38,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bench.suites import Case, SuiteOptions, load_suite
+from structures.registry import split_specs
 
 __all__ = ["find_case", "main", "options_args", "runner_command"]
 
@@ -92,7 +93,7 @@ def _add_options(parser: argparse.ArgumentParser) -> None:
 
 def _suite_options(args: argparse.Namespace) -> SuiteOptions:
     return SuiteOptions(
-        backends=_csv(args.backends),
+        backends=tuple(split_specs(args.backends)),
         sizes=tuple(int(x) for x in _csv(args.sizes)),
         fast=bool(args.fast_cases),
         seed=int(args.seed),

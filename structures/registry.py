@@ -11,7 +11,8 @@ Layout
 ------
 ::
 
-    spec  := backend | frontend "+" spec          e.g. "maple", "vmacache+rbtree"
+    spec  := backend ["[" key=value,... "]"] | frontend "+" spec
+             e.g. "maple", "vmacache+rbtree", "maple[leaf_slots=32]"
     _BUILTIN   name -> "module:Class"             (imported on first use)
     _FRONTENDS name -> "module:Class"             (wrap another index)
     entry points, group "vmalab.backends"         name -> VMAIndex subclass or factory
@@ -54,6 +55,7 @@ __all__ = [
     "Config",
     "make_index",
     "index_factory",
+    "split_specs",
     "available_backends",
     "available_frontends",
     "resolve_backend_name",
@@ -240,6 +242,55 @@ def _accepted_kwargs(factory: Factory) -> set[str] | None:
     return {p.name for p in sig.parameters.values() if p.kind is not inspect.Parameter.POSITIONAL_ONLY}
 
 
+def split_specs(text: str) -> list[str]:
+    """Split a comma list of backend specs, keeping commas inside ``[...]``:
+    ``"list,maple[leaf_slots=8,internal_slots=4]"`` -> ``["list", "maple[leaf_slots=8,internal_slots=4]"]``."""
+    out: list[str] = []
+    depth = 0
+    cur: list[str] = []
+    for ch in text:
+        if ch == "[":
+            depth += 1
+        elif ch == "]":
+            depth = max(0, depth - 1)
+        if ch == "," and depth == 0:
+            out.append("".join(cur).strip())
+            cur = []
+        else:
+            cur.append(ch)
+    out.append("".join(cur).strip())
+    return [x for x in out if x]
+
+
+def _option_value(text: str) -> Any:
+    low = text.strip().lower()
+    if low in ("true", "false"):
+        return low == "true"
+    for conv in (int, float):
+        try:
+            return conv(text)
+        except ValueError:
+            pass
+    return text.strip()
+
+
+def _split_options(name: str) -> tuple[str, dict[str, Any]]:
+    """``"maple[leaf_slots=32,internal_slots=8]"`` -> ``("maple", {...})`` (a spec with options,
+    so benchmarks can sweep a backend's parameters from the command line)."""
+    if "[" not in name:
+        return name, {}
+    base, _, rest = name.partition("[")
+    if not rest.endswith("]") or not base:
+        raise UnknownBackendError(f"malformed backend spec {name!r}; expected e.g. maple[leaf_slots=32]")
+    opts: dict[str, Any] = {}
+    for item in filter(None, (x.strip() for x in rest[:-1].split(","))):
+        key, eq, value = item.partition("=")
+        if not eq or not key.strip().isidentifier():
+            raise UnknownBackendError(f"malformed option {item!r} in backend spec {name!r}; expected key=value")
+        opts[key.strip()] = _option_value(value)
+    return base, opts
+
+
 def _build(spec: str, options: dict[str, Any], cfg: Config) -> VMAIndex:
     if not isinstance(spec, str) or not spec:
         raise UnknownBackendError(f"backend name must be a non-empty str, got {spec!r}")
@@ -260,10 +311,11 @@ def _build(spec: str, options: dict[str, Any], cfg: Config) -> VMAIndex:
                 inner_opts[key] = value
         inner = _build(rest, inner_opts, cfg)
         return factory(inner, **mine)
+    head, spec_opts = _split_options(head)
     if head not in _backends:
         raise _unknown("backend", head, _backends)
     factory = _backends[head].load()
-    merged = {**cfg.options.get(head, {}), **options}
+    merged = {**cfg.options.get(head, {}), **spec_opts, **options}
     try:
         return factory(**merged)
     except TypeError as exc:

@@ -150,3 +150,25 @@ def test_entry_point_backends(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(reg.metadata, "entry_points", lambda group: fake if group == reg.ENTRY_POINT_GROUP else [])
     assert "ep-list" in available_backends()
     assert isinstance(make_index("ep-list"), ListIndex)
+
+
+def test_spec_options_in_brackets(isolated: Path) -> None:
+    idx = make_index("sortedcontainers[load=50]")
+    assert idx._list._load == 50  # type: ignore[attr-defined]
+    assert make_index("vmacache+sortedcontainers[load=60]").inner._list._load == 60  # type: ignore[attr-defined]
+    for bad in ("sortedcontainers[load=50", "sortedcontainers[50]", "[load=1]", "sortedcontainers[1x=2]"):
+        with pytest.raises(UnknownBackendError, match="malformed"):
+            make_index(bad)
+    with pytest.raises(TypeError, match="rejected options"):
+        make_index("list[fanout=3]")
+
+
+def test_split_specs_keeps_bracketed_commas() -> None:
+    from structures.registry import split_specs
+
+    assert split_specs("list, maple[leaf_slots=8,internal_slots=4],vmacache+rbtree") == [
+        "list",
+        "maple[leaf_slots=8,internal_slots=4]",
+        "vmacache+rbtree",
+    ]
+    assert split_specs(",,") == []

@@ -47,6 +47,7 @@ from rich.console import Console
 
 from bench.suites import Case, SuiteOptions, available_suites, load_suite
 from bench.workloads import parse_size
+from structures.registry import split_specs
 
 __all__ = ["DEFAULT_SIZES", "DEFAULT_SUITES", "default_backends", "register", "run"]
 
@@ -61,7 +62,7 @@ FAST_PYPERF = ("--processes", "2", "--values", "3")
 def _split(values: Sequence[str] | None) -> list[str]:
     out: list[str] = []
     for v in values or ():
-        out.extend(x.strip() for x in v.split(",") if x.strip())
+        out.extend(split_specs(v))  # commas inside maple[leaf_slots=8,internal_slots=4] stay
     return list(dict.fromkeys(out))
 
 
