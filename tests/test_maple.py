@@ -213,27 +213,41 @@ def test_check_names_node_and_slot() -> None:
         m.check()
 
 
-def test_copy_on_write_keeps_published_versions_immutable() -> None:
+def test_published_nodes_change_only_by_single_slot_and_gap_stores() -> None:
+    """Leaves are never modified once published; internal nodes only get single
+    slot (child swap, same range) and gap item stores; replaced nodes are dead."""
     m = MapleIndex(leaf_slots=4, internal_slots=4)
     vs = [_vma(3 * i, 2) for i in range(60)]
     for v in vs:
         m.insert(v)
-    old_root = m._root
-    snapshot = m._overlapping(0, TASK_SIZE)
-
-    def frozen(node: Node) -> Any:
-        if node.leaf:
-            return (tuple(node.pivots), tuple(node.slots))
-        return (tuple(node.pivots), tuple(node.gaps or ()), tuple(frozen(c) for c in node.slots))
-
-    before = frozen(old_root)
-    m.remove(vs[10])
+    seen: list[tuple[Node, Any]] = []
+    stack = [m._root]
+    while stack:
+        node = stack.pop()
+        seen.append((node, (tuple(node.pivots), tuple(node.slots) if node.leaf else len(node.slots))))
+        if not node.leaf:
+            stack.extend(node.slots)
+    old_leaf = m._root
+    while not old_leaf.leaf:
+        old_leaf = old_leaf.slots[0]
+    m.remove(vs[10])  # fast path: one new leaf
     m.insert(_vma(1000, 5))
-    assert m._root is not old_root and old_root.dead
-    assert frozen(old_root) == before  # the old version was never touched
-    m._root, live_root = old_root, m._root  # a reader still holding the old root sees the old state
-    assert m._overlapping(0, TASK_SIZE) == snapshot
-    m._root = live_root
+    m.remove(vs[0])
+    for v in vs[20:40]:  # merges, borrows, height changes
+        m.remove(v)
+    m.insert(_vma(0, 1))
+    for node, before in seen:  # pivots never change; leaf slots never change
+        assert (tuple(node.pivots), tuple(node.slots) if node.leaf else len(node.slots)) == before
+    assert old_leaf.dead  # vs[0] lived in the first leaf: it was replaced
+    live = set()
+    stack = [m._root]
+    while stack:
+        node = stack.pop()
+        live.add(id(node))
+        assert not node.dead
+        if not node.leaf:
+            stack.extend(node.slots)
+    assert all(node.dead for node, _ in seen if id(node) not in live)
     m.check()
 
 
@@ -400,3 +414,48 @@ def test_replace_is_atomic_for_lockless_readers() -> None:
     assert not bad, bad[:3]
     m.check()
     assert m._root.pivots[-1] == LAST
+
+
+def test_multi_leaf_readers_never_see_a_state_that_never_existed() -> None:
+    """The seqcount: a writer stores A (low leaf), then B (high leaf), removes B, then A,
+    each published in place in its own leaf; a multi-leaf reader that saw B without A
+    would have read a torn tree (B only exists while A does)."""
+    m = MapleIndex(leaf_slots=4, internal_slots=4)
+    for i in range(300):
+        m.insert(_vma(10 + 3 * i, 2))
+    a, b = _vma(2, 3), _vma(2000, 3)
+    stop = threading.Event()
+    bad: list[Any] = []
+    reads = [0]
+
+    def reader() -> None:
+        while not stop.is_set():
+            reads[0] += 1
+            ov = m.overlapping(0, 2100 * P)
+            if b in ov and a not in ov:
+                bad.append("overlapping saw B without A")
+            items = list(m)  # batches: each batch is validated, so check within one batch
+            if len(items) != len(set(items)):
+                bad.append("iteration repeated a VMA")
+            if bad:
+                return
+
+    t = threading.Thread(target=reader)
+    old_interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    try:
+        t.start()
+        for _ in range(1500):
+            m.insert(a)
+            m.insert(b)
+            m.remove(b)
+            m.remove(a)
+            if bad:
+                break
+    finally:
+        stop.set()
+        t.join()
+        sys.setswitchinterval(old_interval)
+    assert not bad, bad[:3]
+    assert reads[0] > 0
+    m.check()
