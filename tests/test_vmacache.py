@@ -270,7 +270,9 @@ def test_fill_during_an_unpublished_mutation_is_never_served_after_it(inner_name
 
     def preempted_commit() -> None:
         go.set()
-        filled.wait(5)
+        # a lock-free inner (maple) answers while we wait here; a locked one (list) or a
+        # seqcount-validated one (xarray) makes the reader wait for the write instead
+        filled.wait(0.3)
         orig()
 
     inner._commit = preempted_commit  # type: ignore[method-assign]

@@ -70,7 +70,7 @@ def _case(backend: str, n: int, op: str, stream: str, seed: int) -> Case:
         idx, addrs = state.get()
         out = probe_depth(idx, addrs[:512])
         if stream == "uniform" and op == OPS[-1]:  # once per (backend, n): the memory of the structure
-            out.update(memory_per_vma(backend, synthetic_layout(n, seed).vmas))
+            out.update(memory_per_vma(backend, list(synthetic_layout(n, seed).vmas)))
         st = idx.stats()
         if "hit_rate" in st:  # a vmacache front end: the hit rate of this stream
             out["hit_rate"] = round(float(st["hit_rate"]), 4)
