@@ -8,7 +8,10 @@ page_work=PAGE_WORK)``.  Per timed loop each fault thread takes
 ``FAULTS`` write faults, cycling over the pages of its VMA (each fault does
 ``PAGE_WORK`` page-sized hashes with the GIL released, the stand-in for
 clearing or copying the page); meanwhile the mapping thread does ``MAPS``
-rounds of ``mmap(MAP_FIXED)`` + ``munmap`` of a 16-page range.  Scenarios:
+rounds of ``mmap(MAP_FIXED)`` of ``MAP_PAGES`` pages, a write fault on each,
+and ``munmap`` — whose zap does the page work of every touched page while the
+policy's write lock is held, which is what makes ``mmap_sem`` hurt.  Every
+fault and every mmap/munmap counts as one operation.  Scenarios:
 
 * ``disjoint`` — every fault thread has its own VMA, 1 GiB apart, and the
   mapping thread works 1 GiB beyond the last one: a range lock never makes
@@ -60,7 +63,8 @@ POLICIES = ("full", "range", "vma")
 MM_BACKENDS = ("maple", "rbtree", "vmacache+rbtree", "xarray")
 PAGE_WORK = 16
 FAULTS = 64  # per fault thread per loop
-MAPS = 16  # mmap+munmap rounds per loop of the mapping thread
+MAPS = 8  # mmap + touch + munmap rounds per loop of the mapping thread
+MAP_PAGES = 8  # pages the mapping thread maps, touches and unmaps each round
 REGION_PAGES = 64
 GIB = 1 << 30
 BASE = 16 * GIB
@@ -105,12 +109,15 @@ class MMScenario:
             errors.append(exc)
 
     def mapper(self, barrier: threading.Barrier, errors: list[BaseException]) -> None:
-        mm, addr, n = self.mm, self.map_addr, 16 * P
+        mm, addr, n = self.mm, self.map_addr, MAP_PAGES * P
+        fault = mm.fault
         try:
             barrier.wait()
             for _ in range(MAPS):
                 mm.mmap(n, addr=addr, flags=FLAGS)
-                mm.munmap(addr, n)
+                for k in range(MAP_PAGES):  # touch it, as malloc's arena or a buffer would
+                    fault(addr + k * P, True)
+                mm.munmap(addr, n)  # zaps the touched pages: page work under the write lock
         except BaseException as exc:
             errors.append(exc)
 
@@ -131,7 +138,7 @@ class MMScenario:
         return elapsed
 
     def ops_per_run(self) -> int:
-        return self.threads * FAULTS + 2 * MAPS
+        return self.threads * FAULTS + MAPS * (2 + MAP_PAGES)
 
     def verify(self) -> None:
         """The state a sequential replay gives: the initial VMAs, every invariant holding."""
@@ -166,7 +173,7 @@ def _mm_case(backend: str, policy: str, threads: int, scenario: str, page_work: 
         sc.verify()
         return sc.counters()
 
-    ops = threads * FAULTS + 2 * MAPS
+    ops = threads * FAULTS + MAPS * (2 + MAP_PAGES)
     meta = {
         "suite": SUITE,
         "op": "mm",
