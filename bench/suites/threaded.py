@@ -48,6 +48,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from structures import MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PAGE_SIZE, VMA, available_backends, make_index
@@ -160,35 +161,37 @@ class MMScenario:
         }
 
 
-def _mm_case(backend: str, policy: str, threads: int, scenario: str, page_work: int) -> Case:
-    state = Lazy(lambda: MMScenario(backend, policy, threads, scenario, page_work))
+def _scenario_case(name: str, build: Callable[[], Any], meta: dict[str, Any], ops: int) -> Case:
+    """A case over a scenario object with ``run() -> seconds``, ``verify()`` and ``counters()``:
+    set up once per worker (``Lazy``); ``measure`` runs a fresh one once, checks it, reports counters."""
+    state = Lazy(build)
 
     def time_func(loops: int) -> float:
         sc = state.get()
         return sum(sc.run() for _ in range(loops))
 
     def measure() -> dict[str, Any]:
-        sc = MMScenario(backend, policy, threads, scenario, page_work)
+        sc = build()
         sc.run()
         sc.verify()
-        return sc.counters()
+        return dict(sc.counters())
 
-    ops = threads * FAULTS + MAPS * (2 + MAP_PAGES)
-    meta = {
-        "suite": SUITE,
-        "op": "mm",
-        "stream": scenario,
-        "backend": f"{policy}+{backend}",
-        "policy": policy,
-        "index": backend,
-        "threads": threads,
-        "page_work": page_work,
-        "ops_per_loop": ops,
-        "cpu_count": os.cpu_count() or 1,
-        "oversubscribed": int(threads + 1 > (os.cpu_count() or 1)),
-    }
-    name = f"threaded/mm/{scenario}/threads={threads:02d}/{policy}+{backend}"
+    threads = int(meta["threads"])
+    cpus = os.cpu_count() or 1
+    meta = {**meta, "suite": SUITE, "threads": threads, "ops_per_loop": ops, "cpu_count": cpus}
+    meta["oversubscribed"] = int(threads + 1 > cpus)  # + 1: the mapping / writer thread
     return MeasuredCase(name, time_func, meta, ops, measure=measure)
+
+
+def _mm_case(backend: str, policy: str, threads: int, scenario: str, page_work: int) -> Case:
+    meta = {"op": "mm", "stream": scenario, "backend": f"{policy}+{backend}", "policy": policy, "index": backend,
+            "threads": threads, "page_work": page_work}  # fmt: skip
+    return _scenario_case(
+        f"threaded/mm/{scenario}/threads={threads:02d}/{policy}+{backend}",
+        lambda: MMScenario(backend, policy, threads, scenario, page_work),
+        meta,
+        threads * FAULTS + MAPS * (2 + MAP_PAGES),
+    )
 
 
 # ----------------------------------------------------------------------
@@ -264,37 +267,21 @@ class IndexScenario:
         if list(self.idx) != self.stable:
             raise AssertionError("threaded/index: final contents differ from the stable VMAs")
 
-
-def _index_case(backend: str, readers: int, scenario: str) -> Case:
-    state = Lazy(lambda: IndexScenario(backend, readers, scenario))
-
-    def time_func(loops: int) -> float:
-        sc = state.get()
-        return sum(sc.run() for _ in range(loops))
-
-    def measure() -> dict[str, Any]:
-        sc = IndexScenario(backend, readers, scenario)
-        sc.run()
-        sc.verify()
+    def counters(self) -> dict[str, Any]:
         return {
-            "restarts": int(sc.idx.stats().get("restarts", 0)),
-            "lockless_reads": int(sc.idx.lockless_reads),
-            "writer_ops": sc.writes,
+            "restarts": int(self.idx.stats().get("restarts", 0)),
+            "lockless_reads": int(self.idx.lockless_reads),
+            "writer_ops": self.writes,
         }
 
-    ops = readers * READS
-    meta = {
-        "suite": SUITE,
-        "op": "index",
-        "stream": scenario,
-        "backend": backend,
-        "threads": readers,
-        "ops_per_loop": ops,
-        "cpu_count": os.cpu_count() or 1,
-        "oversubscribed": int(readers + 1 > (os.cpu_count() or 1)),
-    }
-    name = f"threaded/index/{scenario}/threads={readers:02d}/{backend}"
-    return MeasuredCase(name, time_func, meta, ops, measure=measure)
+
+def _index_case(backend: str, readers: int, scenario: str) -> Case:
+    return _scenario_case(
+        f"threaded/index/{scenario}/threads={readers:02d}/{backend}",
+        lambda: IndexScenario(backend, readers, scenario),
+        {"op": "index", "stream": scenario, "backend": backend, "threads": readers},
+        readers * READS,
+    )
 
 
 def cases(opts: SuiteOptions) -> list[Case]:
