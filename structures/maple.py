@@ -134,6 +134,74 @@ def _leaf_gap_after(piv: list[int], slots: list[Any], lo: int) -> int:
     return g
 
 
+def _gap_inside(node: Node, lo: int, length: int) -> int | None:
+    """Highest fit of ``length`` in ``node`` (range starting at ``lo``), which lies wholly
+    inside the search window and whose parent's gap entry says it fits.  Bounded loops
+    only: on a tree a writer is changing it may return a wrong value (or None), which the
+    caller's seqcount check discards."""
+    while True:
+        piv = node.pivots
+        gaps = node.gaps
+        if gaps is None:
+            break
+        j = len(piv) - 1
+        while j and gaps[j] < length:
+            j -= 1
+        if j:
+            lo = piv[j - 1] + 1
+        node = node.slots[j]
+    nulls = node.nulls
+    if nulls is None:
+        nulls = null_slots(node)
+    for k in reversed(nulls):
+        e = piv[k] + 1
+        if e - (piv[k - 1] + 1 if k else lo) >= length:
+            return e - length
+    return None
+
+
+def _leaf_fit_down(node: Node, lo: int, j: int, length: int, low: int, high: int) -> int | None:
+    """Highest fit among a leaf's None slots ``<= j`` clipped to ``[low, high)``."""
+    piv = node.pivots
+    nulls = node.nulls
+    if nulls is None:
+        nulls = null_slots(node)
+    for k in reversed(nulls):
+        if k > j:
+            continue
+        s = piv[k - 1] + 1 if k else lo
+        e = piv[k] + 1
+        if e > high:
+            e = high
+        if s <= low:
+            return e - length if e - low >= length else None
+        if e - s >= length:
+            return e - length
+    return None
+
+
+def _gap_low(node: Node, lo: int, length: int, low: int) -> int | None:
+    """Highest fit in ``node`` (range starting at ``lo``), which holds ``low`` and lies below
+    the window's high end: unclipped children right of the one holding ``low`` are certain
+    fits; that one is entered last and, if it fails, so does the search."""
+    while True:
+        piv = node.pivots
+        gaps = node.gaps
+        if gaps is None:
+            return _leaf_fit_down(node, lo, len(piv) - 1, length, low, TASK_SIZE)
+        i = bisect_left(piv, low)
+        j = len(piv) - 1
+        while j > i:
+            if gaps[j] >= length:
+                return _gap_inside(node.slots[j], piv[j - 1] + 1, length)
+            j -= 1
+        if gaps[i] < length or piv[i] + 1 - low < length:
+            return None
+        if i:
+            lo = piv[i - 1] + 1
+        node = node.slots[i]
+
+
 class MapleIndex(PathCopyWriter, VMAIndex):
     """Maple-like B-tree of ranges with gap tracking and RCU-style lock-free readers."""
 
@@ -373,6 +441,16 @@ class MapleIndex(PathCopyWriter, VMAIndex):
         ):
             if high - low < length:
                 return None
+            # one seqcount read before and one after, inlined (the retry loop only when a
+            # writer overlapped): with _find_gap's call level gone, 2.14 -> 2.10 us per call
+            seq = self._wseq
+            if not seq & 1:
+                if top_down:
+                    r = self._gap_top_down(self._root, length, low, high)
+                else:
+                    r = self._gap_up(self._root, 0, LAST, length, low, high)
+                if self._wseq == seq:
+                    return r
             return self._find_gap(length, low, high, bool(top_down))
         return super().find_gap(length, low, high, top_down)
 
@@ -393,57 +471,48 @@ class MapleIndex(PathCopyWriter, VMAIndex):
 
     @staticmethod
     def _gap_top_down(node: Node, length: int, low: int, high: int) -> int | None:
-        """Highest fit, like ``mas_empty_area_rev``: an iterative descent into the highest
-        child whose gap fits (bisect only where ``[low, high)`` clips the node), with a
-        backtracking stack for the clipped edge children that can fail after entry.
-        Unclipped children need no way back: their gap fits inside the window."""
-        stack: list[tuple[Node, int, int, int, int]] = []
+        """Highest fit, like ``mas_empty_area_rev``: a plain descent to the leaf holding
+        ``high - 1`` (its path remembered), that leaf's None slots from there down, then
+        back up the path, scanning each node's gaps leftward from the edge child.  A
+        child left of the edge lies below ``high``: if it is also above ``low`` its gap
+        fit is certain (``_gap_inside``); the one child holding ``low`` ends the search
+        (``_gap_low``), so nothing is ever entered twice.  Replaces a clipped descent
+        that entered the edge child (whose gap is mostly the hole above ``high``) at
+        every level and backed off: walk 1.75 -> 1.23 us per call at n=10,000."""
+        h = high - 1
         lo = 0
-        hi = LAST
-        piv = node.pivots
-        i = bisect_left(piv, low) if low > lo else 0
-        j = bisect_left(piv, high - 1) if high <= hi else len(piv) - 1
+        path: list[tuple[Node, int, int]] = []
         while True:
-            gaps = node.gaps
-            if gaps is None:  # a leaf: visit only its None slots, highest first
-                nulls = node.nulls
-                if nulls is None:
-                    nulls = null_slots(node)
-                for k in reversed(nulls):
-                    if k > j:
-                        continue
-                    if k < i:
-                        break
-                    e = piv[k] + 1
-                    if e > high:
-                        e = high
-                    s = piv[k - 1] + 1 if k else lo
-                    if e - (s if s > low else low) >= length:
-                        return e - length
-            else:
-                while j >= i:
-                    if gaps[j] >= length:
-                        clo = piv[j - 1] + 1 if j else lo
-                        chi = piv[j]
-                        if chi < high and clo >= low:
-                            break  # inside the window: the fit is certain, no way back needed
-                        if (chi + 1 if chi < high else high) - (clo if clo > low else low) >= length:
-                            # a clipped edge child can still fail: remember where to resume
-                            stack.append((node, lo, hi, i, j - 1))
-                            break
-                    j -= 1
-                if j >= i:  # descend into child j
-                    node = node.slots[j]
-                    lo = clo
-                    hi = chi
-                    piv = node.pivots
-                    i = bisect_left(piv, low) if low > lo else 0
-                    j = bisect_left(piv, high - 1) if high <= hi else len(piv) - 1
-                    continue
-            if not stack:
-                return None
-            node, lo, hi, i, j = stack.pop()
             piv = node.pivots
+            j = bisect_left(piv, h)
+            if node.gaps is None:
+                break
+            path.append((node, lo, j))
+            if j:
+                lo = piv[j - 1] + 1
+            node = node.slots[j]
+        r = _leaf_fit_down(node, lo, j, length, low, high)
+        if r is not None or low >= lo:
+            return r
+        while path:
+            node, lo, j = path.pop()
+            piv = node.pivots
+            gaps = node.gaps
+            assert gaps is not None
+            i = bisect_left(piv, low) if low > lo else 0
+            j -= 1
+            while j >= i:
+                if gaps[j] >= length:
+                    clo = piv[j - 1] + 1 if j else lo
+                    if clo >= low:
+                        return _gap_inside(node.slots[j], clo, length)
+                    if piv[j] + 1 - low >= length:  # the child holding low: the last chance
+                        return _gap_low(node.slots[j], clo, length, low)
+                    return None
+                j -= 1
+            if low > lo:  # this node holds low: everything further left is below it
+                return None
+        return None
 
     def _gap_up(self, node: Node, lo: int, hi: int, length: int, low: int, high: int) -> int | None:
         """Lowest fit in ``node`` (range ``[lo, hi]``), like ``mas_empty_area``.
@@ -615,16 +684,22 @@ class MapleIndex(PathCopyWriter, VMAIndex):
         # fast path (the common case, measured ~80 % of a random build): the VMA fits the
         # leaf: build one new leaf by slicing and publish it with one slot store
         grow = len(slots) + (start > lo) + (last < hi) > self.leaf_slots
+        # copy + insert in place (private lists): 450 -> 200 ns against slice + concatenate
         if start > lo:
+            np = piv.copy()
+            ns = slots.copy()
+            ns[i] = vma
             if last < hi:
-                np = piv[:i] + [start - 1, last] + piv[i:]
-                ns = slots[:i] + [None, vma, None] + slots[i + 1 :]
-            else:
-                np = piv[:i] + [start - 1] + piv[i:]
-                ns = slots[:i] + [None, vma] + slots[i + 1 :]
+                np.insert(i, last)
+                ns.insert(i + 1, None)
+            np.insert(i, start - 1)
+            ns.insert(i, None)
         elif last < hi:
-            np = piv[:i] + [last] + piv[i:]
-            ns = slots[:i] + [vma, None] + slots[i + 1 :]
+            np = piv.copy()
+            np.insert(i, last)
+            ns = slots.copy()
+            ns.insert(i + 1, None)
+            ns[i] = vma
         else:
             np = piv  # published pivot lists are never modified: share it
             ns = slots.copy()
@@ -688,10 +763,12 @@ class MapleIndex(PathCopyWriter, VMAIndex):
         n = len(slots)
         a = i - 1 if i and slots[i - 1] is None else i  # new None = old slots a .. b-1
         b = i + 2 if i + 1 < n and slots[i + 1] is None else i + 1
-        np = piv[:a] + piv[b - 1 :]
-        ns = slots[:a]
-        ns.append(None)
-        ns += slots[b:]
+        np = piv.copy()
+        ns = slots.copy()
+        if b - a > 1:  # copy + delete in place (private lists), like the insert side
+            del np[a : b - 1]
+            del ns[a + 1 : b]
+        ns[a] = None
         if parents:
             jl = not a and self._edge_slot(parents, idxs, -1) is None
             jr = b == n and self._edge_slot(parents, idxs, 1) is None

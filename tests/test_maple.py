@@ -167,6 +167,31 @@ def test_find_gap_matches_list_everywhere(widths: tuple[int, int]) -> None:
                     assert got == ref.find_gap(length * P, lo * P, hi * P, td), (length, lo, hi, td)
 
 
+@pytest.mark.parametrize("widths", [(4, 4), (5, 5), (16, 10)])
+def test_find_gap_top_of_space_matches_list(widths: tuple[int, int]) -> None:
+    """Windows ending at or near ``TASK_SIZE``: the top-down search starts at the leaf
+    holding ``high - 1`` and walks back up its path (also when that leaf holds ``low``)."""
+    rnd = random.Random(11)
+    m = MapleIndex(leaf_slots=widths[0], internal_slots=widths[1])
+    ref = ListIndex()
+    top = TASK_SIZE // P
+    a = top - 700
+    while a < top - 8:
+        v = _vma(a, rnd.randint(1, 4))
+        m.insert(v)
+        ref.insert(v)
+        a = v.end // P + rnd.choice((0, 1, 2, 4, 9))
+    m.check()
+    for _ in range(600):
+        lo = rnd.randrange(top - 720, top - 1)
+        hi = rnd.choice((top, lo + 1 + rnd.randrange(40), lo + 1 + rnd.randrange(400)))
+        hi = min(hi, top)
+        length = rnd.choice((1, 2, 3, 6, 10, 30))
+        for td in (False, True):
+            got = m.find_gap(length * P, lo * P, hi * P, td)
+            assert got == ref.find_gap(length * P, lo * P, hi * P, td), (length, lo, hi, td)
+
+
 # ----------------------------------------------------------------------
 # structure, stats, check
 # ----------------------------------------------------------------------
