@@ -227,6 +227,56 @@ def test_find_gap_matches_list_for_every_window(seed: int) -> None:
             assert rb.find_gap(length * P, 0, TASK_SIZE, td) == ref.find_gap(length * P, 0, TASK_SIZE, td)
 
 
+def test_find_gap_matches_list_on_a_process_layout() -> None:
+    # The gap suite's shape: a packed mmap area under [vdso]/[stack], so the
+    # walks start from ancestors of the first/last VMA at many depths.
+    from bench.workloads import gap_lengths, synthetic_layout
+
+    lay = synthetic_layout(1000, 7)
+    rb, ref = filled("rbtree", list(lay.vmas)), filled("list", list(lay.vmas))
+    rng = random.Random(7)
+    lengths = gap_lengths(200, 7)
+    starts = sorted({v.start for v in lay.vmas} | {v.end for v in lay.vmas})
+    windows = [(lay.mmap_low, lay.mmap_high), (0, TASK_SIZE)]
+    for _ in range(40):
+        lo, hi = sorted(rng.sample(starts, 2))
+        windows.append((lo, hi))
+    for lo, hi in windows:
+        for length in lengths[:60]:
+            for td in (False, True):
+                assert rb.find_gap(length, lo, hi, td) == ref.find_gap(length, lo, hi, td), (length, lo, hi, td)
+
+
+def test_find_gap_fast_path_agrees_with_base_on_odd_arguments() -> None:
+    class Int(int):
+        pass
+
+    vmas = layout(random.Random(5), 20)
+    rb, ref = filled("rbtree", vmas), filled("list", vmas)
+    top = vmas[-1].end + 8 * P
+    for args in [(Int(P), 0, top), (P, Int(0), top), (P, 0, Int(top)), (P, 0, P), (2 * P, 0, P), (P, 0, TASK_SIZE)]:
+        for td in (0, 1, "", "yes", None, True, False):
+            assert rb.find_gap(*args, top_down=td) == ref.find_gap(*args, top_down=td)  # type: ignore[arg-type]
+    bad: list[tuple[Any, ...]] = [
+        (0, 0, top),
+        (P + 1, 0, top),
+        (TASK_SIZE + P, 0, TASK_SIZE),
+        (True, 0, top),
+        (P, -P, top),
+        (P, 1, top),
+        (P, top, top),
+        (P, 0, TASK_SIZE + P),
+        (P, 0.0, top),
+        (P, 0, None),
+    ]
+    for args in bad:
+        with pytest.raises(Exception) as got:
+            rb.find_gap(*args)  # type: ignore[arg-type]
+        with pytest.raises(Exception) as want:
+            ref.find_gap(*args)  # type: ignore[arg-type]
+        assert (type(got.value), str(got.value)) == (type(want.value), str(want.value)), args
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.data())
 def test_mutations_keep_augmentation_and_match_oracle(data: st.DataObject) -> None:
