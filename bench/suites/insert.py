@@ -11,11 +11,20 @@ the time per operation (``inner_loops = 2 n``).  Orders:
 * ``descending`` -- reverse order (top-down ``mmap`` allocation).
 
 The VMAs come from ``synthetic_layout(n, seed)``, built before the timer.
-Cases: orders x sizes x backends; with ``--fast`` only ``random``.  Untimed
-metadata: ``bytes_per_vma`` (``tracemalloc`` growth while building, VMA
-objects excluded) and ``stats_bytes_per_vma`` (the index's own estimate).
+Second op, ``churn`` -- the steady state of a process that maps and unmaps
+while it runs: on an index pre-built with the whole layout (outside the
+timer), one timed loop removes and re-inserts ``CHURN`` (1,024) VMAs chosen
+by a seeded draw, each ``remove`` immediately followed by the ``insert`` of
+the same VMA, so the index keeps its ``n`` VMAs throughout; pyperf reports
+the time per operation (``inner_loops = 2 * CHURN``).
 
-Names: ``insert/build+remove/<order>/n=<n>/<backend>``.
+Cases: orders x sizes x backends, plus ``churn`` x sizes x backends; with
+``--fast`` only ``random`` and ``churn``.  Untimed metadata on the build
+cases: ``bytes_per_vma`` (``tracemalloc`` growth while building, VMA objects
+excluded) and ``stats_bytes_per_vma`` (the index's own estimate).
+
+Names: ``insert/build+remove/<order>/n=<n>/<backend>``,
+``insert/churn/random/n=<n>/<backend>``.
 """
 
 from __future__ import annotations
@@ -76,6 +85,35 @@ def _case(backend: str, n: int, order: str, seed: int) -> Case:
     )
 
 
+CHURN = 1024
+
+
+def _churn_case(backend: str, n: int, seed: int) -> Case:
+    def setup() -> tuple[Any, list[VMA]]:
+        vmas = synthetic_layout(n, seed).vmas
+        idx = index_factory(backend)()
+        for v in vmas:
+            idx.insert(v)
+        rng = random.Random(f"vmalab-churn-{n}-{seed}")
+        return idx, [vmas[rng.randrange(len(vmas))] for _ in range(CHURN)]
+
+    state = Lazy(setup)
+
+    def time_func(loops: int) -> float:
+        idx, victims = state.get()
+        insert, remove = idx.insert, idx.remove
+        t0 = time.perf_counter()
+        for _ in range(loops):
+            for v in victims:
+                remove(v)
+                insert(v)
+        return time.perf_counter() - t0
+
+    return Case(case_name(SUITE, "churn", "random", n, backend), time_func,
+                base_metadata(SUITE, "churn", "random", n, backend, seed), inner_loops=2 * CHURN)  # fmt: skip
+
+
 def cases(opts: SuiteOptions) -> list[Case]:
     orders = FAST_ORDERS if opts.fast else ORDERS
-    return [_case(b, n, order, opts.seed) for order in orders for n in opts.sizes for b in opts.backends]
+    out = [_case(b, n, order, opts.seed) for order in orders for n in opts.sizes for b in opts.backends]
+    return out + [_churn_case(b, n, opts.seed) for n in opts.sizes for b in opts.backends]

@@ -1,0 +1,37 @@
+"""Suite-level properties: deterministic case lists, sortable unique names, churn keeps n."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.suites import SuiteOptions, available_suites, load_suite
+
+OPTS = SuiteOptions(backends=("list", "sortedcontainers"), sizes=(100, 1000), fast=False, threads=(1, 2))
+
+
+@pytest.mark.parametrize("suite", sorted(available_suites()))
+def test_case_lists_are_deterministic_and_unique(suite: str) -> None:
+    """pyperf re-runs the script in every worker: the list must come out identical."""
+    mod = load_suite(suite)
+    first = [(c.name, sorted(c.metadata.items(), key=str), c.inner_loops) for c in mod.cases(OPTS)]
+    second = [(c.name, sorted(c.metadata.items(), key=str), c.inner_loops) for c in mod.cases(OPTS)]
+    assert first == second
+    names = [n for n, _, _ in first]
+    assert len(names) == len(set(names)), "two cases share a name"
+    for name, md, _ in first:
+        meta = dict(md)
+        assert name.startswith(f"{suite}/")
+        assert meta["suite"] == suite and "backend" in meta
+
+
+def test_churn_keeps_the_index_at_n() -> None:
+    cases = [c for c in load_suite("insert").cases(OPTS) if "/churn/" in c.name]
+    assert {c.metadata["n"] for c in cases} == {100, 1000}
+    assert all(c.metadata["op"] == "churn" and c.inner_loops == 2 * 1024 for c in cases)
+    case = next(c for c in cases if c.metadata["backend"] == "sortedcontainers" and c.metadata["n"] == 100)
+    assert case.time_func(3) > 0
+    fn = case.time_func
+    state = fn.__closure__[fn.__code__.co_freevars.index("state")].cell_contents  # type: ignore[index]
+    index, victims = state.get()
+    assert len(index) == 100 and len(victims) == 1024  # every remove was followed by its insert
+    index.check()
