@@ -35,3 +35,11 @@ def test_churn_keeps_the_index_at_n() -> None:
     index, victims = state.get()
     assert len(index) == 100 and len(victims) == 1024  # every remove was followed by its insert
     index.check()
+
+
+def test_lookup_measure_reports_the_vmacache_hit_rate() -> None:
+    opts = SuiteOptions(backends=("vmacache+list", "list"), sizes=(1000,), fast=True)
+    got = {c.name: c.measure() for c in load_suite("lookup").cases(opts) if "locality" in c.name}  # type: ignore[attr-defined]
+    cached = got["lookup/lookup/locality/n=001000/vmacache+list"]
+    assert 0.8 < cached["hit_rate"] < 1.0  # runs of ~16 accesses inside one VMA
+    assert "hit_rate" not in got["lookup/lookup/locality/n=001000/list"]
