@@ -19,7 +19,7 @@ import pyperf
 import pytest
 
 from bench.suites import SuiteOptions, load_suite
-from bench.suites.io import IOFile, tmpfs_dir
+from bench.suites.io import OPS_PER_THREAD, IOFile, tmpfs_dir
 from bench.suites.threaded import IndexScenario, MMScenario
 from structures import available_backends
 
@@ -50,7 +50,7 @@ def test_io_suite_produces_a_valid_file(tmp_path: Path) -> None:
     assert {n.rsplit("/", 1)[1] for n in names} == {"rwsem", "range", "ideal"}
     bench = run_case(tmp_path, "io", "io/rw/block=65536/threads=02/range")
     md = bench.get_metadata()
-    assert md["threads"] == 2 and md["lock"] == "range" and md["ops_per_loop"] == 32
+    assert md["threads"] == 2 and md["lock"] == "range" and md["ops_per_loop"] == 2 * OPS_PER_THREAD
     assert md["cpu_count"] == (os.cpu_count() or 1)
 
 

@@ -53,7 +53,7 @@ DESCRIPTION = "seed's fio experiment: T threads of pwrite+pread+digest on disjoi
 
 LOCKS = ("rwsem", "range", "ideal")
 DEFAULT_BLOCK = 64 * 1024
-OPS_PER_THREAD = 16
+OPS_PER_THREAD = 64  # per thread per timed loop: ~6 ms per loop, long enough to smooth thread start-up
 BLOCKS_PER_REGION = 8
 
 
