@@ -123,7 +123,9 @@ def test_threaded_mm_ends_like_a_sequential_replay(policy: str, scenario: str) -
         assert sc.run() > 0
     sc.verify()
     c = sc.counters()
-    assert c["faults"] == 2 * (3 * 64 + 8 * 8)  # fault threads + the mapping thread's touches
+    assert c["map_rounds"] >= 0
+    # every fault thread's faults and the mapping thread's touches, nothing else
+    assert c["faults"] == 2 * 3 * 64 + 8 * c["map_rounds"]
     if policy != "full" and scenario == "disjoint":
         assert c["lock_contended"] == 0  # disjoint ranges never wait for each other
 

@@ -35,6 +35,7 @@ API
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import os
 import subprocess
 import tempfile
@@ -179,6 +180,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--baseline", help="baseline column of the final table (default list)")
     p.add_argument("--no-table", action="store_true", help="do not print the comparison table at the end")
     p.add_argument("--list", action="store_true", help="list the cases that would run and exit")
+    p.add_argument(
+        "--filter", action="append", metavar="GLOB",
+        help="run only the cases whose name matches this shell-style pattern (repeatable), "
+        "e.g. 'threaded/index/*'",
+    )  # fmt: skip
     p.set_defaults(func=run)  # fmt: skip
 
 
@@ -221,6 +227,8 @@ def run(args: argparse.Namespace) -> int:
     console = Console(stderr=True)
     suites, opts = _select(args, console)
     plan: list[tuple[str, Case]] = [(s, c) for s in suites for c in load_suite(s).cases(opts)]
+    if args.filter:
+        plan = [(s, c) for s, c in plan if any(fnmatch.fnmatchcase(c.name, g) for g in args.filter)]
     if args.list:
         for _suite, case in plan:
             print(case.name)

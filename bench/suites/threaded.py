@@ -7,11 +7,13 @@ threads and one mapping thread share one ``AddressSpace(backend, policy,
 page_work=PAGE_WORK)``.  Per timed loop each fault thread takes
 ``FAULTS`` write faults, cycling over the pages of its VMA (each fault does
 ``PAGE_WORK`` page-sized hashes with the GIL released, the stand-in for
-clearing or copying the page); meanwhile the mapping thread does ``MAPS``
-rounds of ``mmap(MAP_FIXED)`` of ``MAP_PAGES`` pages, a write fault on each,
-and ``munmap`` — whose zap does the page work of every touched page while the
-policy's write lock is held, which is what makes ``mmap_sem`` hurt.  Every
-fault and every mmap/munmap counts as one operation.  Scenarios:
+clearing or copying the page); for as long as any of them runs, the mapping
+thread repeats rounds of ``mmap(MAP_FIXED)`` of ``MAP_PAGES`` pages, a write
+fault on each, and ``munmap`` — whose zap does the page work of every touched
+page while the policy's write lock is held, which is what makes ``mmap_sem``
+hurt.  The timed operations are the fault threads' faults (fault throughput
+under a concurrent mapper, the seed's scenario); the mapper's rounds are
+metadata (``map_rounds``).  Scenarios:
 
 * ``disjoint`` — every fault thread has its own VMA, 1 GiB apart, and the
   mapping thread works 1 GiB beyond the last one: a range lock never makes
@@ -30,8 +32,8 @@ restarts.
 index, no address space, no range lock: the price of the writer mutex for
 locked readers against the lock-free readers of ``maple``/``xarray``.  Each
 reader does ``READS`` ``lookup`` calls per loop on a pre-built stream; the
-writer churns insert+remove cycles of ``WRITES`` 4-page VMAs for as long as
-any reader runs, either in its own region (``disjoint``) or between the VMAs
+writer churns insert+remove cycles of ``WRITES`` 4-page VMAs, yielding the GIL
+after each, for as long as any reader runs, either in its own region (``disjoint``) or between the VMAs
 the readers look up (``shared``).  The timed operations are the readers'
 (reader throughput under a concurrent writer); the writer's count is metadata.
 
@@ -64,7 +66,6 @@ POLICIES = ("full", "range", "vma")
 MM_BACKENDS = ("maple", "rbtree", "vmacache+rbtree", "xarray")
 PAGE_WORK = 16
 FAULTS = 64  # per fault thread per loop
-MAPS = 8  # mmap + touch + munmap rounds per loop of the mapping thread
 MAP_PAGES = 8  # pages the mapping thread maps, touches and unmaps each round
 REGION_PAGES = 64
 GIB = 1 << 30
@@ -97,6 +98,7 @@ class MMScenario:
         else:
             raise ValueError(f"unknown scenario {scenario!r}; known: disjoint, shared")
         self.initial = self.mm.vmas()
+        self.map_rounds = 0
 
     def faulter(self, tid: int, barrier: threading.Barrier, errors: list[BaseException]) -> None:
         fault = self.mm.fault
@@ -109,37 +111,44 @@ class MMScenario:
         except BaseException as exc:
             errors.append(exc)
 
-    def mapper(self, barrier: threading.Barrier, errors: list[BaseException]) -> None:
+    def mapper(self, barrier: threading.Barrier, done: threading.Event, errors: list[BaseException]) -> None:
         mm, addr, n = self.mm, self.map_addr, MAP_PAGES * P
         fault = mm.fault
+        rounds = 0
         try:
             barrier.wait()
-            for _ in range(MAPS):
+            while not done.is_set():  # whole rounds: the address space ends as it began
                 mm.mmap(n, addr=addr, flags=FLAGS)
                 for k in range(MAP_PAGES):  # touch it, as malloc's arena or a buffer would
                     fault(addr + k * P, True)
                 mm.munmap(addr, n)  # zaps the touched pages: page work under the write lock
+                rounds += 1
         except BaseException as exc:
             errors.append(exc)
+        self.map_rounds += rounds
 
     def run(self) -> float:
+        """Seconds until every fault thread is done; the mapper churns all the while."""
         errors: list[BaseException] = []
+        done = threading.Event()
         barrier = threading.Barrier(self.threads + 2)
-        ts = [threading.Thread(target=self.faulter, args=(i, barrier, errors)) for i in range(self.threads)]
-        ts.append(threading.Thread(target=self.mapper, args=(barrier, errors)))
-        for t in ts:
+        faulters = [threading.Thread(target=self.faulter, args=(i, barrier, errors)) for i in range(self.threads)]
+        mapper = threading.Thread(target=self.mapper, args=(barrier, done, errors))
+        for t in (*faulters, mapper):
             t.start()
         barrier.wait()
         t0 = time.perf_counter()
-        for t in ts:
+        for t in faulters:
             t.join()
         elapsed = time.perf_counter() - t0
+        done.set()
+        mapper.join()
         if errors:
             raise errors[0]
         return elapsed
 
     def ops_per_run(self) -> int:
-        return self.threads * FAULTS + MAPS * (2 + MAP_PAGES)
+        return self.threads * FAULTS
 
     def verify(self) -> None:
         """The state a sequential replay gives: the initial VMAs, every invariant holding."""
@@ -158,6 +167,7 @@ class MMScenario:
             "fallbacks": int(st.get("fallbacks", 0)),
             "restarts": int(idx.get("restarts", 0)),
             "faults": int(st.get("faults", 0)),
+            "map_rounds": self.map_rounds,
         }
 
 
@@ -190,7 +200,7 @@ def _mm_case(backend: str, policy: str, threads: int, scenario: str, page_work: 
         f"threaded/mm/{scenario}/threads={threads:02d}/{policy}+{backend}",
         lambda: MMScenario(backend, policy, threads, scenario, page_work),
         meta,
-        threads * FAULTS + MAPS * (2 + MAP_PAGES),
+        threads * FAULTS,
     )
 
 
@@ -228,15 +238,22 @@ class IndexScenario:
             errors.append(exc)
 
     def writer(self, barrier: threading.Barrier, done: threading.Event, errors: list[BaseException]) -> None:
-        ins, rem = self.idx.insert, self.idx.remove
+        ins, rem, sleep = self.idx.insert, self.idx.remove, time.sleep
         n = 0
         try:
             barrier.wait()
-            while not done.is_set():  # whole cycles, so the index ends as it began
+            # Whole cycles, so the index ends as it began.  The writer yields the GIL
+            # after every mutation (sleep(0)), as a thread doing mmap/munmap between
+            # other work would; without it, a CPU-bound Python writer keeps the GIL for
+            # the whole 5 ms switch interval and the readers' numbers measure the GIL's
+            # scheduling instead of the index's locking.
+            while not done.is_set():
                 for v in self.churn:
                     ins(v)
+                    sleep(0)
                 for v in self.churn:
                     rem(v)
+                    sleep(0)
                 n += 2 * len(self.churn)
         except BaseException as exc:
             errors.append(exc)
