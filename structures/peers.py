@@ -156,7 +156,20 @@ class BintreesIndex(VMAIndex):
             return None
 
     def _iter_from(self, addr: int) -> Iterator[VMA]:
-        return self._tree.value_slice(addr + 1, None)  # type: ignore[no-any-return]
+        # ceiling_item + succ_item, O(log n) per step: bintrees' own value_slice()
+        # walks the tree from its minimum (1.06 ms for overlapping() at 10k VMAs
+        # against 1.3 us here), not what a user who knows the API would write.
+        tree = self._tree
+        try:
+            key, vma = tree.ceiling_item(addr + 1)
+        except KeyError:
+            return
+        while True:
+            yield vma
+            try:
+                key, vma = tree.succ_item(key)
+            except KeyError:
+                return
 
     def _len(self) -> int:
         return len(self._tree)
