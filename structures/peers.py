@@ -157,8 +157,8 @@ class BintreesIndex(VMAIndex):
 
     def _iter_from(self, addr: int) -> Iterator[VMA]:
         # ceiling_item + succ_item, O(log n) per step: bintrees' own value_slice()
-        # walks the tree from its minimum (1.06 ms for overlapping() at 10k VMAs
-        # against 1.3 us here), not what a user who knows the API would write.
+        # walks the tree from its minimum (overlapping() meeting 0 VMAs at 10k VMAs:
+        # 1.06 ms with value_slice, 2.26 us with this; results/reference/overlap.json).
         tree = self._tree
         try:
             key, vma = tree.ceiling_item(addr + 1)
