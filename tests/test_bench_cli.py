@@ -32,6 +32,8 @@ def test_bench_writes_a_pyperf_suite(tmp_path, capsys):
         "lookup/lookup/locality/n=000100/sortedcontainers",
         "insert/build+remove/random/n=000100/list",
         "insert/build+remove/random/n=000100/sortedcontainers",
+        "insert/churn/random/n=000100/list",
+        "insert/churn/random/n=000100/sortedcontainers",
     ]
     for bench in suite.get_benchmarks():
         md = bench.get_metadata()
@@ -39,6 +41,8 @@ def test_bench_writes_a_pyperf_suite(tmp_path, capsys):
         assert md["suite"] in ("lookup", "insert") and bench.get_nvalue() >= 1
         if md["suite"] == "lookup":
             assert md["probe_depth"] > 0 and md["inner_loops"] == 2048
+        elif md["op"] == "churn":
+            assert md["inner_loops"] == 2 * 1024  # remove + re-insert of 1,024 VMAs at n
         else:
             assert md["bytes_per_vma"] > 0 and md["inner_loops"] == 200
     table = capsys.readouterr().out
