@@ -470,19 +470,29 @@ class XArrayIndex(VMAIndex):
         node = self._root
         if node is None or idx >> node.reach:
             return (idx, None) if mode == _FREE and idx < _MAX_PAGES else None
+        node, off, hit = self._descend_matching(node, idx, mode)
+        if hit is not None:
+            return hit
+        return self._scan_fwd_from(node, off, idx, mode)
+
+    def _descend_matching(
+        self, node: XANode, idx: int, mode: int
+    ) -> tuple[XANode, int, tuple[int, Any] | None]:
+        """Walk down towards ``idx`` while the slots on the way match ``mode``: either the
+        entry at ``idx`` matches (``hit`` = ``(idx, entry)``), or ``(node, off)`` is where the
+        match bit first fails, the place a forward or backward scan continues from."""
         mask = self._mask
         while True:
             off = (idx >> node.shift) & mask
             if not (self._bitmap(node, mode) >> off) & 1:
-                break
+                return node, off, None
             x = node.slots[off]
             if type(x) is XANode:
                 node = x
                 continue
             if not self._terminal(x, mode):
                 raise _Torn
-            return idx, x
-        return self._scan_fwd_from(node, off, idx, mode)
+            return node, off, (idx, x)
 
     def _scan_fwd_from(self, node: XANode, off: int, idx: int, mode: int) -> tuple[int, Any] | None:
         """Continue a forward scan after slot ``off`` of ``node`` (which covers ``idx``)."""
@@ -523,18 +533,9 @@ class XArrayIndex(VMAIndex):
             if mode == _FREE:
                 return idx, None
             idx = (1 << node.reach) - 1
-        mask = self._mask
-        while True:
-            off = (idx >> node.shift) & mask
-            if not (self._bitmap(node, mode) >> off) & 1:
-                break
-            x = node.slots[off]
-            if type(x) is XANode:
-                node = x
-                continue
-            if not self._terminal(x, mode):
-                raise _Torn
-            return idx, x
+        node, off, hit = self._descend_matching(node, idx, mode)
+        if hit is not None:
+            return hit
         while True:
             bits = self._bitmap(node, mode) & ((1 << off) - 1)
             if bits:
