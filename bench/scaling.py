@@ -15,7 +15,7 @@ family                      columns               baseline
 io / rw / block=B           lock: rwsem range     ``rwsem``
                             ideal
 threaded / mm / scenario /  policy: full range    ``full``
-index backend               vma
+index backend               vma ideal
 threaded / index /          backend               ``list`` (or the
 scenario                                          first column)
 ==========================  ====================  =================
@@ -84,8 +84,8 @@ def _family(md: dict[str, Any]) -> tuple[str, str, str]:
         return f"io: T threads, pwrite+pread+digest of {md.get('block', '?')}-byte blocks", "lock", "rwsem"
     if suite == "threaded" and op == "mm":
         return (
-            f"threaded mm, {md.get('stream')} scenario, index {md.get('index')}, page_work={md.get('page_work')}: "
-            "T fault threads + 1 mapping thread",
+            f"threaded mm, {md.get('stream')} scenario, index {md.get('index')}, page_work={md.get('page_work')}, "
+            f"map_pages={md.get('map_pages', 8)}: T fault threads + 1 mapping thread",  # files before map_pages: 8
             "policy",
             "full",
         )

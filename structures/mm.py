@@ -39,7 +39,8 @@ Layout
 API
 ---
 ``AddressSpace(index=None, policy="range", page_work=0, *, mmap_base=...,
-mmap_min_addr=..., start_brk=...)``: ``mmap``, ``munmap``, ``mprotect``,
+mmap_min_addr=..., start_brk=...)`` (``policy`` a name from ``mm_policy.POLICIES``
+or a ``LockPolicy`` subclass): ``mmap``, ``munmap``, ``mprotect``,
 ``brk``, ``fault``, ``vmas``, ``rss``, ``stats``, ``check``; ``index``,
 ``policy``.  Helpers ``can_merge``, ``merge_run``, ``page_work``;
 error ``AddressSpaceFull``.
@@ -50,7 +51,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .base import VMAIndex
 from .vma import (
@@ -75,6 +76,9 @@ from .vma import (
     check_addr,
     is_int,
 )
+
+if TYPE_CHECKING:
+    from .mm_policy import LockPolicy
 
 __all__ = [
     "AddressSpace",
@@ -183,7 +187,7 @@ class AddressSpace:
     def __init__(
         self,
         index: str | VMAIndex | None = None,
-        policy: str = "range",
+        policy: str | type[LockPolicy] = "range",
         page_work: int = 0,
         *,
         mmap_base: int = DEFAULT_MMAP_BASE,

@@ -39,7 +39,7 @@ Layout
 
 API
 ---
-``make_policy(name, mm)``, ``POLICIES``; classes ``FullPolicy``,
+``make_policy(name_or_class, mm)``, ``POLICIES``; classes ``FullPolicy``,
 ``RangePolicy``, ``VmaPolicy``; each has ``mutate``, ``commit``, ``fault``,
 ``count``, ``stats``, ``check``.
 """
@@ -261,8 +261,11 @@ class VmaPolicy(LockPolicy):
 POLICIES: dict[str, type[LockPolicy]] = {"full": FullPolicy, "range": RangePolicy, "vma": VmaPolicy}
 
 
-def make_policy(name: str, mm: AddressSpace) -> LockPolicy:
-    """The policy called ``name`` for ``mm``."""
+def make_policy(name: str | type[LockPolicy], mm: AddressSpace) -> LockPolicy:
+    """The policy called ``name`` for ``mm``, or an instance of ``name`` when it is a ``LockPolicy`` class
+    (a benchmark's own policy, e.g. the ``threaded`` suite's per-thread-lock ceiling)."""
+    if isinstance(name, type) and issubclass(name, LockPolicy):
+        return name(mm)
     try:
         cls = POLICIES[name]
     except (KeyError, TypeError):

@@ -100,3 +100,44 @@ def test_plot_writes_pngs(tmp_path):
     for name in ("time_lookup.png", "time_insert.png", "probe_depth.png", "memory_per_vma.png"):
         png = tmp_path / name
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+
+
+def test_bench_extra_options_reach_the_suites(capsys):
+    args = ["bench", "--suite", "threaded", "--backend", "list", "--threads", "2", "--list"]
+    assert main([*args, "--extra", "policies=full,ideal"]) == 0
+    listed = capsys.readouterr().out.split()
+    mm = [n for n in listed if n.startswith("threaded/mm/")]
+    assert sorted(mm) == [
+        "threaded/mm/disjoint/page_work=16/map_pages=32/threads=02/full+list",
+        "threaded/mm/disjoint/page_work=16/map_pages=32/threads=02/ideal+list",
+        "threaded/mm/shared/page_work=16/map_pages=32/threads=02/full+list",
+    ]
+    assert main(["bench", "--suite", "io", "--threads", "1", "--extra", "block=262144", "--list"]) == 0
+    assert "io/rw/block=262144/threads=01/range" in capsys.readouterr().out.split()
+    assert main(["bench", "--list-extra"]) == 0
+    out = capsys.readouterr().out
+    assert "block=int" in out and "map_pages=int" in out and "policies=strs" in out
+
+
+@pytest.mark.parametrize(
+    "item, message",
+    [
+        ("nosuch=1", "'nosuch': not an option of the suites threaded; known: map_pages, page_work, policies"),
+        ("page_work", "give KEY=VALUE"),
+        ("page_work=lots", "page_work takes an integer"),
+        ("policies=full,,vma", "empty value"),
+        ("block=262144", "'block': not an option of the suites threaded"),  # io's option, io not selected
+    ],
+)
+def test_bench_extra_errors_name_the_problem(item, message, capsys):
+    assert main(["bench", "--suite", "threaded", "--backend", "list", "--list", "--extra", item]) == 2
+    assert " ".join(message.split()) in " ".join(capsys.readouterr().err.split())
+
+
+def test_parse_extra_types():
+    from bench.suites import parse_extra
+
+    items = ["block=0x40000", "io_threads=1,2", "policy=vma", "trace_files=a.maps,b.trace.gz"]
+    got = parse_extra(items, ["io", "trace"])
+    assert got == {"block": 262144, "io_threads": [1, 2], "policy": "vma", "trace_files": ["a.maps", "b.trace.gz"]}
+    assert parse_extra([], ["io"]) == {}

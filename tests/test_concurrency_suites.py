@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pyperf
@@ -20,7 +21,7 @@ import pytest
 
 from bench.suites import SuiteOptions, load_suite
 from bench.suites.io import OPS_PER_THREAD, IOFile, tmpfs_dir
-from bench.suites.threaded import IndexScenario, MMScenario
+from bench.suites.threaded import FAULTS, IndexScenario, MMScenario
 from structures import available_backends
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,20 +115,71 @@ def test_rangelock_suite_cases_and_file(tmp_path: Path) -> None:
     run_case(tmp_path, "rangelock", "rangelock/write/small/tree=0000/rwsem")
 
 
-@pytest.mark.parametrize("policy", ["full", "range", "vma"])
+@pytest.mark.parametrize("policy", ["full", "range", "vma", "ideal"])
 @pytest.mark.parametrize("scenario", ["disjoint", "shared"])
 def test_threaded_mm_ends_like_a_sequential_replay(policy: str, scenario: str) -> None:
     backend = "maple" if "maple" in available_backends() else "list"
-    sc = MMScenario(backend, policy, 3, scenario, 1)
+    if policy == "ideal" and scenario == "shared":
+        with pytest.raises(ValueError, match="only correct in the disjoint scenario"):
+            MMScenario(backend, policy, 3, scenario, 1)
+        return
+    sc = MMScenario(backend, policy, 3, scenario, 1, map_pages=5)
     for _ in range(2):
         assert sc.run() > 0
+    if policy == "ideal":
+        # no shared lock at all: nobody took the mmap lock (verify's check() below will)
+        assert sc.mm.index.lock.stats()["acquisitions"] == 0
     sc.verify()
     c = sc.counters()
     assert c["map_rounds"] >= 0
     # every fault thread's faults and the mapping thread's touches, nothing else
-    assert c["faults"] == 2 * 3 * 64 + 8 * c["map_rounds"]
-    if policy != "full" and scenario == "disjoint":
+    assert c["faults"] == 2 * 3 * FAULTS + 5 * c["map_rounds"]
+    if policy in ("range", "vma") and scenario == "disjoint":
         assert c["lock_contended"] == 0  # disjoint ranges never wait for each other
+
+
+def test_threaded_ideal_policy_locks_privately_per_thread() -> None:
+    from bench.suites.threaded import IdealPolicy
+    from structures.mm import AddressSpace
+
+    mm = AddressSpace("list", policy=IdealPolicy)
+    assert mm.policy.name == "ideal" and isinstance(mm.policy, IdealPolicy)
+    locks = []
+
+    def grab() -> None:
+        locks.append(mm.policy._lock())
+        locks.append(mm.policy._lock())
+
+    t = threading.Thread(target=grab)
+    t.start()
+    t.join()
+    grab()
+    assert locks[0] is locks[1] and locks[2] is locks[3] and locks[0] is not locks[2]
+    addr = mm.mmap(4 * 4096)
+    mm.fault(addr, True)
+    mm.munmap(addr, 4 * 4096)
+    mm.check()
+    assert mm.rss() == 0 and mm.vmas() == []
+
+
+def test_threaded_cases_follow_the_extra_options() -> None:
+    suite = load_suite("threaded")
+    extra = {"map_pages": 4, "policies": ["full", "ideal"]}
+    opts = SuiteOptions(backends=("list",), sizes=(100,), threads=(1, 2), extra=extra)
+    cases = suite.cases(opts)
+    mm = [c for c in cases if c.name.startswith("threaded/mm/")]
+    assert {c.metadata["policy"] for c in mm} == {"full", "ideal"}
+    assert all(c.metadata["map_pages"] == 4 for c in mm)
+    # the ideal (no shared lock) baseline exists only where nobody shares a VMA
+    assert not [c for c in mm if c.metadata["policy"] == "ideal" and c.metadata["stream"] == "shared"]
+    assert len([c for c in mm if c.metadata["policy"] == "ideal"]) == 2
+    for bad, match in (
+        ({"policies": ["full", "bogus"]}, "unknown policies"),
+        ({"map_pages": 0}, "map_pages=0"),
+        ({"page_work": -1}, "page_work=-1"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            suite.cases(SuiteOptions(backends=("list",), sizes=(100,), extra=bad))
 
 
 @pytest.mark.parametrize("scenario", ["disjoint", "shared"])
@@ -139,7 +191,8 @@ def test_threaded_index_scenario(scenario: str) -> None:
 
 
 def test_threaded_suite_produces_a_valid_file(tmp_path: Path) -> None:
-    bench = run_case(tmp_path, "threaded", "threaded/mm/disjoint/threads=01/range+list", threads="1")
+    name = "threaded/mm/disjoint/page_work=16/map_pages=32/threads=01/range+list"
+    bench = run_case(tmp_path, "threaded", name, threads="1")
     md = bench.get_metadata()
     assert md["policy"] == "range" and md["threads"] == 1
     assert "lock_wait_s" in md and "retries" in md  # measured outside the timing

@@ -54,6 +54,7 @@ def test_seed_table_shape_and_ratios(seed_file: Path) -> None:
     assert two["range"].best is False and two["ideal"].best is True
     (mm_title,) = [t for t in tables if t.startswith("threaded mm")]
     mm = tables[mm_title]
+    assert "page_work=16, map_pages=8" in mm_title  # a file from before map_pages: its round was 8 pages
     assert mm.baseline == "full"
     assert mm.rows[0].cells["vma"].ratio == pytest.approx(2.0)
     md = render_markdown(cmp, io_title)

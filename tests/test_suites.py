@@ -43,3 +43,17 @@ def test_lookup_measure_reports_the_vmacache_hit_rate() -> None:
     cached = got["lookup/lookup/locality/n=001000/vmacache+list"]
     assert 0.8 < cached["hit_rate"] < 1.0  # runs of ~16 accesses inside one VMA
     assert "hit_rate" not in got["lookup/lookup/locality/n=001000/list"]
+
+
+@pytest.mark.parametrize("suite", sorted(s for s in available_suites() if getattr(load_suite(s), "EXTRA", None)))
+def test_declared_extra_options_are_well_formed(suite: str) -> None:
+    """Every ``EXTRA`` entry has a known kind and a help line naming its suite."""
+    for key, (kind, help_) in load_suite(suite).EXTRA.items():
+        assert kind in ("int", "ints", "str", "strs"), key
+        assert help_.startswith(f"{suite}"), key
+
+
+def test_trace_suite_refuses_an_unknown_policy() -> None:
+    opts = SuiteOptions(backends=("list",), sizes=(100,), fast=True, extra={"policy": "bogus"})
+    with pytest.raises(ValueError, match="unknown policy 'bogus'; known: full, range, vma"):
+        load_suite("trace").cases(opts)

@@ -25,6 +25,9 @@ with the loop calibration done in the runner's parent process (pyperf's own
 cases that doubles the run on 2 cores); ``--rigorous`` = pyperf's
 ``--rigorous``; neither = pyperf's defaults (20 processes: long).
 ``--processes/--values/--loops/--min-time/--debug-single-value`` override.
+``--extra KEY=VALUE`` sets a suite option (``SuiteOptions.extra``), typed and
+checked against the ``EXTRA`` declarations of the selected suites
+(``--list-extra`` prints them): a key no selected suite knows is an error.
 
 API
 ---
@@ -46,7 +49,7 @@ from typing import Any
 
 from rich.console import Console
 
-from bench.suites import Case, SuiteOptions, available_suites, load_suite
+from bench.suites import Case, SuiteOptions, available_suites, load_suite, parse_extra
 from bench.workloads import parse_size
 from structures.registry import split_specs
 
@@ -181,6 +184,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--no-table", action="store_true", help="do not print the comparison table at the end")
     p.add_argument("--list", action="store_true", help="list the cases that would run and exit")
     p.add_argument(
+        "--extra", action="append", metavar="KEY=VALUE", default=[],
+        help="a suite option (repeatable), e.g. block=262144 (io), page_work=64 or policies=full,vma "
+        "(threaded); lists are comma-separated; `vmalab bench --list-extra` shows them all",
+    )  # fmt: skip
+    p.add_argument("--list-extra", action="store_true", help="list the --extra options of the selected suites and exit")
+    p.add_argument(
         "--filter", action="append", metavar="GLOB",
         help="run only the cases whose name matches this shell-style pattern (repeatable), "
         "e.g. 'threaded/index/*'",
@@ -208,7 +217,10 @@ def _select(args: argparse.Namespace, console: Console) -> tuple[list[str], Suit
         raise ValueError(f"--threads {args.threads!r}: thread counts must be positive integers")
     if args.baseline is not None and args.baseline not in backends:
         raise ValueError(f"--baseline {args.baseline!r} is not among the backends: {', '.join(backends)}")
-    opts = SuiteOptions(backends=tuple(backends), sizes=sizes, fast=bool(args.fast), seed=args.seed, threads=threads)
+    extra = parse_extra(args.extra or [], suites)
+    opts = SuiteOptions(
+        backends=tuple(backends), sizes=sizes, fast=bool(args.fast), seed=args.seed, threads=threads, extra=extra
+    )
     return suites, opts
 
 
@@ -225,6 +237,12 @@ def run(args: argparse.Namespace) -> int:
     from bench.runner import runner_command
 
     console = Console(stderr=True)
+    if args.list_extra:
+        known = available_suites()
+        for s in _split(args.suite) or list(known):
+            for key, (kind, help_) in getattr(load_suite(s), "EXTRA", {}).items():
+                print(f"{s:10} {key + '=' + kind:18} {help_}")
+        return 0
     suites, opts = _select(args, console)
     plan: list[tuple[str, Case]] = [(s, c) for s in suites for c in load_suite(s).cases(opts)]
     if args.filter:

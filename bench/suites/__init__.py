@@ -7,6 +7,13 @@ Each module ``bench/suites/<suite>.py`` defines::
     SUITE = "<suite>"                      # the --suite name
     DESCRIPTION = "one line"
     def cases(opts: SuiteOptions) -> list[Case]
+    EXTRA = {"key": ("int", "help")}       # optional: the suite's --extra options
+
+``EXTRA`` declares the ``--extra KEY=VALUE`` options a suite reads from
+``SuiteOptions.extra`` and their kinds (``int``, ``ints``, ``str``, ``strs``:
+the plural kinds take comma-separated lists); ``parse_extra`` turns the
+command line's strings into those values and refuses a key no selected suite
+declares.
 
 ``cases`` must be cheap and deterministic (pyperf re-runs the whole script in
 every worker, so the list and its order must be identical each time); the heavy
@@ -31,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Case", "SuiteOptions", "available_suites", "load_suite"]
+__all__ = ["Case", "SuiteOptions", "available_suites", "load_suite", "parse_extra"]
 
 
 @dataclass(frozen=True)
@@ -78,3 +85,45 @@ def load_suite(name: str) -> Any:
         if getattr(mod, "SUITE", None) == name:
             return mod
     raise ValueError(f"unknown suite {name!r}; known suites: {', '.join(available_suites()) or '(none)'}")
+
+
+_KINDS = ("int", "ints", "str", "strs")
+
+
+def _convert(key: str, kind: str, text: str) -> Any:
+    items = [t.strip() for t in text.split(",")] if kind in ("ints", "strs") else [text.strip()]
+    if any(not t for t in items):
+        raise ValueError(f"--extra {key}={text!r}: empty value")
+    if kind in ("int", "ints"):
+        try:
+            nums = [int(t, 0) for t in items]
+        except ValueError:
+            what = "integers" if kind == "ints" else "an integer"
+            raise ValueError(f"--extra {key}={text!r}: {key} takes {what}") from None
+        return nums[0] if kind == "int" else nums
+    return items[0] if kind == "str" else items
+
+
+def parse_extra(items: list[str] | tuple[str, ...], suites: list[str]) -> dict[str, Any]:
+    """``["block=262144", "policies=full,range"]`` -> typed values, per the ``EXTRA`` of ``suites``.
+
+    ``ValueError`` names the offending item: no ``=``, a key none of the
+    selected suites declares (listing those it knows), or a value of the wrong kind.
+    """
+    declared: dict[str, tuple[str, str]] = {}
+    for name in suites:
+        for key, (kind, help_) in getattr(load_suite(name), "EXTRA", {}).items():
+            if kind not in _KINDS:
+                raise ValueError(f"suite {name!r} declares --extra {key} of unknown kind {kind!r}")
+            declared.setdefault(key, (kind, help_))
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"--extra {item!r}: give KEY=VALUE, e.g. block=262144")
+        if key not in declared:
+            known = ", ".join(sorted(declared)) or "(none)"
+            raise ValueError(f"--extra {key!r}: not an option of the suites {', '.join(suites)}; known: {known}")
+        out[key] = _convert(key, declared[key][0], text)
+    return out

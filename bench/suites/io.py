@@ -52,6 +52,10 @@ SUITE = "io"
 DESCRIPTION = "seed's fio experiment: T threads of pwrite+pread+digest on disjoint file regions under rwsem/range/ideal"
 
 LOCKS = ("rwsem", "range", "ideal")
+EXTRA = {
+    "block": ("int", "io: bytes per I/O, a multiple of 4096 (default 65536)"),
+    "io_threads": ("ints", "io: thread counts for this suite only (default: --threads)"),
+}
 DEFAULT_BLOCK = 64 * 1024
 OPS_PER_THREAD = 64  # per thread per timed loop: ~6 ms per loop, long enough to smooth thread start-up
 BLOCKS_PER_REGION = 8

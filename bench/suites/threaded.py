@@ -8,10 +8,13 @@ page_work=PAGE_WORK)``.  Per timed loop each fault thread takes
 ``FAULTS`` write faults, cycling over the pages of its VMA (each fault does
 ``PAGE_WORK`` page-sized hashes with the GIL released, the stand-in for
 clearing or copying the page); for as long as any of them runs, the mapping
-thread repeats rounds of ``mmap(MAP_FIXED)`` of ``MAP_PAGES`` pages, a write
+thread repeats rounds of ``mmap(MAP_FIXED)`` of ``map_pages`` pages, a write
 fault on each, and ``munmap`` — whose zap does the page work of every touched
 page while the policy's write lock is held, which is what makes ``mmap_sem``
-hurt.  The timed operations are the fault threads' faults (fault throughput
+hurt.  The default round, 32 pages = 128 KiB, is glibc's default
+``M_MMAP_THRESHOLD``: the smallest ``malloc`` that glibc serves with its own
+``mmap`` and returns with ``munmap`` on ``free`` — a thread allocating,
+filling and freeing large buffers.  The timed operations are the fault threads' faults (fault throughput
 under a concurrent mapper, the seed's scenario); the mapper's rounds are
 metadata (``map_rounds``).  Scenarios:
 
@@ -23,8 +26,13 @@ metadata (``map_rounds``).  Scenarios:
   ``munmap`` splits it again: each mutation must lock the VMA everybody is
   faulting in, and a range lock cannot help (it must not hurt either).
 
-Policies ``full`` (mmap_sem), ``range`` and ``vma`` (per-VMA locks) x
-backends x thread counts.  Untimed metadata (one extra loop in the parent):
+Policies ``full`` (mmap_sem), ``range`` and ``vma`` (per-VMA locks), plus
+``ideal`` in the disjoint scenario — every thread takes a private
+``RWSemaphore`` of its own, so the address space has no shared lock at all
+(only the index's own synchronization): the ceiling a policy can approach, as
+the ``io`` suite's ``ideal``; it is correct only because no two threads ever
+touch the same VMA, so it has no place in the shared scenario or the library
+— x backends x thread counts.  Untimed metadata (one extra loop in the parent):
 lock wait seconds, retries, fallbacks and — for lock-free backends — reader
 restarts.
 
@@ -40,9 +48,10 @@ the readers look up (``shared``).  The timed operations are the readers'
 pyperf's value is seconds per operation of the aggregate (all threads'
 operations divided by the loop's wall time), so ``1 / value`` is ops/s.
 
-Names: ``threaded/mm/<scenario>/threads=<T>/<policy>+<backend>`` and
+Names: ``threaded/mm/<scenario>/page_work=<W>/map_pages=<M>/threads=<T>/<policy>+<backend>`` and
 ``threaded/index/<scenario>/threads=<R>/<backend>``.
-Options (``--extra``): ``page_work`` (default 16), ``policies``.
+Options (``--extra``): ``page_work`` (default 16), ``map_pages`` (default 32),
+``policies`` (default ``full,range,vma,ideal``).
 """
 
 from __future__ import annotations
@@ -55,6 +64,9 @@ from typing import Any
 
 from structures import MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PAGE_SIZE, VMA, available_backends, make_index
 from structures.mm import AddressSpace
+from structures.mm_policy import POLICIES as MM_POLICIES
+from structures.mm_policy import LockPolicy
+from structures.rwsem import RWSemaphore
 
 from . import Case, SuiteOptions
 from ._common import Lazy, MeasuredCase
@@ -62,11 +74,11 @@ from ._common import Lazy, MeasuredCase
 SUITE = "threaded"
 DESCRIPTION = "fault threads + a mapper on an AddressSpace (full/range/vma); R readers + 1 writer on an index"
 
-POLICIES = ("full", "range", "vma")
+POLICIES = ("full", "range", "vma", "ideal")
 MM_BACKENDS = ("maple", "rbtree", "vmacache+rbtree", "xarray")
 PAGE_WORK = 16
 FAULTS = 64  # per fault thread per loop
-MAP_PAGES = 8  # pages the mapping thread maps, touches and unmaps each round
+MAP_PAGES = 32  # pages the mapping thread maps, touches and unmaps each round: 128 KiB, glibc's mmap threshold
 REGION_PAGES = 64
 GIB = 1 << 30
 BASE = 16 * GIB
@@ -76,16 +88,63 @@ P = PAGE_SIZE
 FLAGS = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED
 
 
+EXTRA = {
+    "page_work": ("int", "threaded/mm: GIL-free page hashes per fault and per zapped page (default 16)"),
+    "map_pages": ("int", "threaded/mm: pages the mapping thread maps, touches and unmaps per round (default 32)"),
+    "policies": ("strs", "threaded/mm: lock policies among full,range,vma,ideal (default all)"),
+}
+
+
 # ----------------------------------------------------------------------
 # mm scenario
 # ----------------------------------------------------------------------
+class IdealPolicy(LockPolicy):
+    """No shared lock: each thread serializes only with itself, on a private ``RWSemaphore``.
+
+    The ceiling of the disjoint scenario (the ``io`` suite's ``ideal``): the same
+    lock calls per operation as ``full``, none of the sharing.  Correct only
+    while no two threads' operations touch the same VMAs.
+    """
+
+    name = "ideal"
+
+    def __init__(self, mm: AddressSpace) -> None:
+        super().__init__(mm)
+        self._own = threading.local()
+
+    def _lock(self) -> RWSemaphore:
+        lock: RWSemaphore | None = getattr(self._own, "lock", None)
+        if lock is None:
+            lock = self._own.lock = RWSemaphore()
+        return lock
+
+    def mutate(self, query: Any, apply: Any) -> Any:
+        with self._lock().write():
+            return self._retrying(query, apply)
+
+    def fault(self, addr: int, write: bool) -> VMA:
+        with self._lock().read():
+            vma = self.mm._fault_locked(addr, write)
+        self.count("faults")
+        return vma
+
+
+def _policy(name: str) -> str | type[LockPolicy]:
+    return IdealPolicy if name == "ideal" else name
+
+
 class MMScenario:
     """One address space, its fault regions and the mapping thread's range."""
 
-    def __init__(self, backend: str, policy: str, threads: int, scenario: str, page_work: int) -> None:
-        self.mm = AddressSpace(make_index(backend), policy=policy, page_work=page_work)
+    def __init__(
+        self, backend: str, policy: str, threads: int, scenario: str, page_work: int, map_pages: int = MAP_PAGES
+    ) -> None:
+        if policy == "ideal" and scenario != "disjoint":
+            raise ValueError("threaded: the ideal policy (no shared lock) is only correct in the disjoint scenario")
+        self.mm = AddressSpace(make_index(backend), policy=_policy(policy), page_work=page_work)
         self.threads = threads
         self.scenario = scenario
+        self.map_pages = map_pages
         if scenario == "disjoint":
             self.regions = [BASE + i * GIB for i in range(threads)]
             for r in self.regions:
@@ -112,14 +171,15 @@ class MMScenario:
             errors.append(exc)
 
     def mapper(self, barrier: threading.Barrier, done: threading.Event, errors: list[BaseException]) -> None:
-        mm, addr, n = self.mm, self.map_addr, MAP_PAGES * P
+        mm, addr, pages = self.mm, self.map_addr, self.map_pages
+        n = pages * P
         fault = mm.fault
         rounds = 0
         try:
             barrier.wait()
             while not done.is_set():  # whole rounds: the address space ends as it began
                 mm.mmap(n, addr=addr, flags=FLAGS)
-                for k in range(MAP_PAGES):  # touch it, as malloc's arena or a buffer would
+                for k in range(pages):  # touch it, as malloc's arena or a buffer would
                     fault(addr + k * P, True)
                 mm.munmap(addr, n)  # zaps the touched pages: page work under the write lock
                 rounds += 1
@@ -193,12 +253,12 @@ def _scenario_case(name: str, build: Callable[[], Any], meta: dict[str, Any], op
     return MeasuredCase(name, time_func, meta, ops, measure=measure)
 
 
-def _mm_case(backend: str, policy: str, threads: int, scenario: str, page_work: int) -> Case:
+def _mm_case(backend: str, policy: str, threads: int, scenario: str, page_work: int, map_pages: int) -> Case:
     meta = {"op": "mm", "stream": scenario, "backend": f"{policy}+{backend}", "policy": policy, "index": backend,
-            "threads": threads, "page_work": page_work}  # fmt: skip
+            "threads": threads, "page_work": page_work, "map_pages": map_pages}  # fmt: skip
     return _scenario_case(
-        f"threaded/mm/{scenario}/threads={threads:02d}/{policy}+{backend}",
-        lambda: MMScenario(backend, policy, threads, scenario, page_work),
+        f"threaded/mm/{scenario}/page_work={page_work}/map_pages={map_pages}/threads={threads:02d}/{policy}+{backend}",
+        lambda: MMScenario(backend, policy, threads, scenario, page_work, map_pages),
         meta,
         threads * FAULTS,
     )
@@ -306,7 +366,13 @@ def cases(opts: SuiteOptions) -> list[Case]:
     page_work = int(opts.extra.get("page_work", PAGE_WORK))
     if page_work < 0:
         raise ValueError(f"threaded: page_work={page_work} must not be negative")
+    map_pages = int(opts.extra.get("map_pages", MAP_PAGES))
+    if not 1 <= map_pages <= REGION_PAGES * 1024:
+        raise ValueError(f"threaded: map_pages={map_pages} must be between 1 and {REGION_PAGES * 1024}")
     policies = tuple(opts.extra.get("policies", POLICIES))
+    unknown = [p for p in policies if p not in MM_POLICIES and p != "ideal"]
+    if unknown or not policies:
+        raise ValueError(f"threaded: unknown policies {unknown}; known: {', '.join(POLICIES)}")
     wanted = [b for b in opts.backends if b.split("+")[-1] in registered] or ["list"]
     mm_backends = [b for b in wanted if b in MM_BACKENDS] or wanted[:1]
     threads = opts.threads
@@ -319,7 +385,9 @@ def cases(opts: SuiteOptions) -> list[Case]:
         for t in threads:
             for backend in mm_backends:
                 for policy in policies:
-                    out.append(_mm_case(backend, policy, t, scenario, page_work))
+                    if policy == "ideal" and scenario != "disjoint":
+                        continue  # no shared lock is only correct when nobody shares
+                    out.append(_mm_case(backend, policy, t, scenario, page_work, map_pages))
     for scenario in scenarios:
         for t in threads:
             for backend in wanted:

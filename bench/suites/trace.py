@@ -49,6 +49,10 @@ from ._common import Lazy, MeasuredCase, case_name
 
 SUITE = "trace"
 DESCRIPTION = "real program traces (strace+perf) and /proc/PID/maps snapshots replayed through AddressSpace"
+EXTRA = {
+    "trace_files": ("strs", "trace: your own .trace(.gz) or maps files to replay as well"),
+    "policy": ("str", "trace: lock policy of the replay's AddressSpace, full/range/vma (default range)"),
+}
 
 BENCH_DIR = Path(__file__).resolve().parent.parent
 TRACE_DIR = BENCH_DIR / "traces"
@@ -120,4 +124,8 @@ def _case(path: Path, n: int, backend: str, policy: str, seed: int) -> Case:
 
 def cases(opts: SuiteOptions) -> list[Case]:
     policy = str(opts.extra.get("policy", "range"))
+    from structures.mm_policy import POLICIES
+
+    if policy not in POLICIES:
+        raise ValueError(f"trace: unknown policy {policy!r}; known: {', '.join(POLICIES)}")
     return [_case(path, n, b, policy, opts.seed) for path, n in inputs(opts) for b in opts.backends]
