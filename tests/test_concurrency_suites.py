@@ -138,6 +138,18 @@ def test_threaded_mm_ends_like_a_sequential_replay(policy: str, scenario: str) -
         assert c["lock_contended"] == 0  # disjoint ranges never wait for each other
 
 
+def test_threaded_mm_measures_the_write_locked_share() -> None:
+    sc = MMScenario("list", "full", 2, "disjoint", 4, map_pages=8)
+    assert sc.counters()["write_locked_frac"] == 0.0  # nothing timed yet
+    sc.instrument()
+    for _ in range(3):
+        sc.run()
+    sc.verify()  # the instrumented mutate still does the real work
+    c = sc.counters()
+    assert c["map_rounds"] > 0 and 0.0 < c["write_locked_frac"] < 1.0
+    assert sc.write_locked_s <= sc.timed_s
+
+
 def test_threaded_ideal_policy_locks_privately_per_thread() -> None:
     from bench.suites.threaded import IdealPolicy
     from structures.mm import AddressSpace

@@ -32,9 +32,10 @@ Policies ``full`` (mmap_sem), ``range`` and ``vma`` (per-VMA locks), plus
 (only the index's own synchronization): the ceiling a policy can approach, as
 the ``io`` suite's ``ideal``; it is correct only because no two threads ever
 touch the same VMA, so it has no place in the shared scenario or the library
-— x backends x thread counts.  Untimed metadata (one extra loop in the parent):
-lock wait seconds, retries, fallbacks and — for lock-free backends — reader
-restarts.
+— x backends x thread counts.  Untimed metadata (``MEASURE_LOOPS`` extra loops in
+the parent, totals over them): lock wait seconds, retries, fallbacks, map rounds,
+``write_locked_frac`` (the share of the fault threads' wall time during which
+the mapper held its write lock) and — for lock-free backends — reader restarts.
 
 **index** — ``R`` reader threads and ``W = 1`` writer thread directly on an
 index, no address space, no range lock: the price of the writer mutex for
@@ -83,6 +84,7 @@ REGION_PAGES = 64
 GIB = 1 << 30
 BASE = 16 * GIB
 READS = 512
+MEASURE_LOOPS = 5  # untimed loops behind the metadata counters (totals over these loops)
 WRITES = 64
 P = PAGE_SIZE
 FLAGS = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED
@@ -158,6 +160,31 @@ class MMScenario:
             raise ValueError(f"unknown scenario {scenario!r}; known: disjoint, shared")
         self.initial = self.mm.vmas()
         self.map_rounds = 0
+        self._write_spans: list[tuple[float, float]] | None = None  # instrument(): (start, end) of write sections
+        self.write_locked_s = 0.0
+        self.timed_s = 0.0
+
+    def instrument(self) -> None:
+        """Record when every mutation's write-locked section runs (untimed runs only: it costs a
+        closure and two clock reads per mmap/munmap).  ``counters()`` then reports
+        ``write_locked_frac``: the share of the fault threads' wall time during which the
+        mapper held its write lock — the time a ``full`` fault cannot run."""
+        spans: list[tuple[float, float]] = []
+        self._write_spans = spans
+        mutate = self.mm.policy.mutate
+        clock = time.perf_counter
+
+        def timed(query: Any, apply: Any) -> Any:
+            def locked(arg: Any) -> Any:
+                t = clock()
+                try:
+                    return apply(arg)
+                finally:
+                    spans.append((t, clock()))
+
+            return mutate(query, locked)
+
+        self.mm.policy.mutate = timed  # type: ignore[method-assign]
 
     def faulter(self, tid: int, barrier: threading.Barrier, errors: list[BaseException]) -> None:
         fault = self.mm.fault
@@ -200,12 +227,16 @@ class MMScenario:
         t0 = time.perf_counter()
         for t in faulters:
             t.join()
-        elapsed = time.perf_counter() - t0
+        t1 = time.perf_counter()
         done.set()
         mapper.join()
         if errors:
             raise errors[0]
-        return elapsed
+        if self._write_spans is not None:  # the write sections inside [t0, t1], clipped
+            self.write_locked_s += sum(max(0.0, min(e, t1) - max(s, t0)) for s, e in self._write_spans)
+            self._write_spans.clear()
+        self.timed_s += t1 - t0
+        return t1 - t0
 
     def ops_per_run(self) -> int:
         return self.threads * FAULTS
@@ -228,6 +259,7 @@ class MMScenario:
             "restarts": int(idx.get("restarts", 0)),
             "faults": int(st.get("faults", 0)),
             "map_rounds": self.map_rounds,
+            "write_locked_frac": round(self.write_locked_s / self.timed_s, 3) if self.timed_s else 0.0,
         }
 
 
@@ -242,9 +274,12 @@ def _scenario_case(name: str, build: Callable[[], Any], meta: dict[str, Any], op
 
     def measure() -> dict[str, Any]:
         sc = build()
-        sc.run()
+        if hasattr(sc, "instrument"):
+            sc.instrument()
+        for _ in range(MEASURE_LOOPS):
+            sc.run()
         sc.verify()
-        return dict(sc.counters())
+        return {**sc.counters(), "measure_loops": MEASURE_LOOPS}
 
     threads = int(meta["threads"])
     cpus = os.cpu_count() or 1
