@@ -16,7 +16,7 @@ io / rw / block=B           lock: rwsem range     ``rwsem``
                             ideal
 threaded / mm / scenario /  policy: full range    ``full``
 index backend               vma ideal
-threaded / index /          backend               ``list`` (or the
+threaded / index / op /     backend               ``list`` (or the
 scenario                                          first column)
 ==========================  ====================  =================
 
@@ -89,7 +89,9 @@ def _family(md: dict[str, Any]) -> tuple[str, str, str]:
             "policy",
             "full",
         )
-    return f"threaded index, {md.get('stream')} scenario: T reader threads + 1 writer", "backend", "list"
+    op = op if op in ("lookup", "overlap", "insert") else "lookup"  # files before the index ops: lookup
+    who = "T writer threads + 1 reader" if op == "insert" else "T reader threads + 1 writer"
+    return f"threaded index {op}, {md.get('stream')} scenario: {who}", "backend", "list"
 
 
 def scaling_comparisons(paths: Sequence[str | Path]) -> list[tuple[str, Comparison]]:

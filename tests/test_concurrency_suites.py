@@ -7,6 +7,7 @@ address space ends in the state a sequential replay gives, ``check()`` passes.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
@@ -21,7 +22,7 @@ import pytest
 
 from bench.suites import SuiteOptions, load_suite
 from bench.suites.io import OPS_PER_THREAD, IOFile, tmpfs_dir
-from bench.suites.threaded import FAULTS, IndexScenario, MMScenario
+from bench.suites.threaded import FAULTS, WRITES, IndexScenario, MMScenario
 from structures import available_backends
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -194,12 +195,50 @@ def test_threaded_cases_follow_the_extra_options() -> None:
             suite.cases(SuiteOptions(backends=("list",), sizes=(100,), extra=bad))
 
 
+@pytest.mark.parametrize("op", ["lookup", "overlap", "insert"])
 @pytest.mark.parametrize("scenario", ["disjoint", "shared"])
-def test_threaded_index_scenario(scenario: str) -> None:
-    for backend in [b for b in ("list", "maple", "xarray") if b in available_backends()]:
-        sc = IndexScenario(backend, 2, scenario)
-        sc.run()
-        sc.verify()
+def test_threaded_index_scenario(scenario: str, op: str) -> None:
+    for backend in [b for b in ("list", "rbtree", "maple", "xarray") if b in available_backends()]:
+        sc = IndexScenario(backend, 3, scenario, op)
+        for _ in range(2):
+            assert sc.run() > 0
+        sc.verify()  # every cycle whole: the index holds exactly the stable VMAs again
+        c = sc.counters()
+        if op == "insert":
+            assert c["writer_ops"] == 2 * 3 * 2 * WRITES  # the timed writers' mutations, nothing else
+        else:
+            assert c["writer_ops"] % 2 == 0 and c["background_reads"] == 0
+
+
+def test_threaded_index_writers_get_their_own_vmas() -> None:
+    for scenario in ("disjoint", "shared"):
+        sc = IndexScenario("list", 16, scenario, "insert")
+        every = [v for vs in sc.churn for v in vs]
+        assert len(every) == 16 * WRITES
+        ordered = sorted(every + sc.stable, key=lambda v: v.start)
+        assert all(a.end <= b.start for a, b in itertools.pairwise(ordered))  # nobody overlaps
+    with pytest.raises(ValueError, match="known: lookup, overlap, insert"):
+        IndexScenario("list", 1, "shared", "scan")
+    with pytest.raises(ValueError, match="the shared region has"):
+        IndexScenario("list", 64, "shared", "insert")
+    with pytest.raises(ValueError, match="switch_us=0 must be positive"):
+        IndexScenario("list", 1, "shared", "lookup", switch_us=0)
+
+
+def test_threaded_index_run_restores_the_switch_interval() -> None:
+    before = sys.getswitchinterval()
+    sc = IndexScenario("list", 2, "shared", "lookup", switch_us=250)
+    seen = []
+    lookup = sc.idx.lookup
+
+    def spy(addr: int) -> object:
+        seen.append(sys.getswitchinterval())
+        return lookup(addr)
+
+    sc.idx.lookup = spy  # type: ignore[method-assign]
+    sc.run()
+    assert seen and set(seen) == {250e-6}  # the interval the run asked for, in every reader
+    assert sys.getswitchinterval() == before
 
 
 def test_threaded_suite_produces_a_valid_file(tmp_path: Path) -> None:
@@ -208,5 +247,5 @@ def test_threaded_suite_produces_a_valid_file(tmp_path: Path) -> None:
     md = bench.get_metadata()
     assert md["policy"] == "range" and md["threads"] == 1
     assert "lock_wait_s" in md and "retries" in md  # measured outside the timing
-    bench = run_case(tmp_path, "threaded", "threaded/index/shared/threads=01/list", threads="1")
+    bench = run_case(tmp_path, "threaded", "threaded/index/overlap/shared/switch_us=100/threads=01/list", threads="1")
     assert json.loads(json.dumps(bench.get_metadata()))["stream"] == "shared"

@@ -37,27 +37,46 @@ the parent, totals over them): lock wait seconds, retries, fallbacks, map rounds
 ``write_locked_frac`` (the share of the fault threads' wall time during which
 the mapper held its write lock) and — for lock-free backends — reader restarts.
 
-**index** — ``R`` reader threads and ``W = 1`` writer thread directly on an
-index, no address space, no range lock: the price of the writer mutex for
-locked readers against the lock-free readers of ``maple``/``xarray``.  Each
-reader does ``READS`` ``lookup`` calls per loop on a pre-built stream; the
-writer churns insert+remove cycles of ``WRITES`` 4-page VMAs, yielding the GIL
-after each, for as long as any reader runs, either in its own region (``disjoint``) or between the VMAs
-the readers look up (``shared``).  The timed operations are the readers'
-(reader throughput under a concurrent writer); the writer's count is metadata.
+**index** — threads directly on an index, no address space, no range lock:
+the price of the writer mutex for locked readers against the lock-free
+readers of ``maple``/``xarray``, and of one writer mutex for many writers.
+``op`` picks who is timed:
+
+* ``lookup`` — ``T`` reader threads, ``READS`` ``lookup`` calls each per loop
+  on a pre-built stream, while one writer churns;
+* ``overlap`` — the same with ``overlapping(start, end)`` of a window that
+  meets two neighbouring stable VMAs (and, in ``shared``, whatever the writer
+  put in the hole between them);
+* ``insert`` — ``T`` writer threads, each inserting then removing its own
+  ``WRITES`` VMAs per loop (one op per mutation), while one reader looks up.
+
+The runs set the GIL's switch interval to ``switch_us`` (default 100 µs,
+restored after): with CPython's 5 ms a reader finishes its whole stream
+before the writer gets the GIL, so nothing would interleave; at 100 µs the
+threads interleave finely, as truly parallel ones do, and a locked reader
+can be switched out while it holds the index mutex — what the mutex costs.
+The timed threads run flat out; the background thread — the writer of
+``lookup``/``overlap``, the reader of ``insert`` — yields the GIL after each
+operation, as a thread doing them between other work would (one that never
+blocks holds the GIL for whole 5 ms switch intervals, and the numbers would
+measure the GIL's scheduler instead of the index).  ``disjoint``: the writers' VMAs
+lie in regions of their own, 1 GiB apart; ``shared``: in the holes between
+the VMAs the readers use, different writers' interleaved.  Untimed metadata:
+reader restarts, the background thread's ops, whether reads are lock-free.
 
 pyperf's value is seconds per operation of the aggregate (all threads'
 operations divided by the loop's wall time), so ``1 / value`` is ops/s.
 
 Names: ``threaded/mm/<scenario>/page_work=<W>/map_pages=<M>/threads=<T>/<policy>+<backend>`` and
-``threaded/index/<scenario>/threads=<R>/<backend>``.
+``threaded/index/<op>/<scenario>/switch_us=<S>/threads=<T>/<backend>``.
 Options (``--extra``): ``page_work`` (default 16), ``map_pages`` (default 32),
-``policies`` (default ``full,range,vma,ideal``).
+``policies`` (default ``full,range,vma,ideal``), ``switch_us`` (default 100).
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -73,7 +92,7 @@ from . import Case, SuiteOptions
 from ._common import Lazy, MeasuredCase
 
 SUITE = "threaded"
-DESCRIPTION = "fault threads + a mapper on an AddressSpace (full/range/vma); R readers + 1 writer on an index"
+DESCRIPTION = "fault threads + a mapper on an AddressSpace (full/range/vma/ideal); readers and writers on an index"
 
 POLICIES = ("full", "range", "vma", "ideal")
 MM_BACKENDS = ("maple", "rbtree", "vmacache+rbtree", "xarray")
@@ -84,6 +103,8 @@ REGION_PAGES = 64
 GIB = 1 << 30
 BASE = 16 * GIB
 READS = 512
+#: the GIL switch interval of the index runs, microseconds (CPython's default: 5000)
+SWITCH_US = 100
 MEASURE_LOOPS = 5  # untimed loops behind the metadata counters (totals over these loops)
 WRITES = 64
 P = PAGE_SIZE
@@ -94,6 +115,7 @@ EXTRA = {
     "page_work": ("int", "threaded/mm: GIL-free page hashes per fault and per zapped page (default 16)"),
     "map_pages": ("int", "threaded/mm: pages the mapping thread maps, touches and unmaps per round (default 32)"),
     "policies": ("strs", "threaded/mm: lock policies among full,range,vma,ideal (default all)"),
+    "switch_us": ("int", "threaded/index: the GIL switch interval during the runs, in microseconds (default 100)"),
 }
 
 
@@ -302,76 +324,173 @@ def _mm_case(backend: str, policy: str, threads: int, scenario: str, page_work: 
 # ----------------------------------------------------------------------
 # index scenario
 # ----------------------------------------------------------------------
-class IndexScenario:
-    """R readers + one writer directly on an index."""
+INDEX_OPS = ("lookup", "overlap", "insert")
 
-    def __init__(self, backend: str, readers: int, scenario: str) -> None:
+
+class IndexScenario:
+    """Readers and writers directly on an index, no address space.
+
+    ``op`` picks who is timed: ``lookup`` / ``overlap`` — ``threads`` reader
+    threads (``lookup(addr)``, or ``overlapping`` of a window meeting two
+    stable VMAs and whatever the writer put between them) while one writer
+    churns; ``insert`` — ``threads`` writer threads, each inserting then
+    removing its own ``WRITES`` VMAs, while one reader looks VMAs up.
+    """
+
+    def __init__(
+        self, backend: str, threads: int, scenario: str, op: str = "lookup", switch_us: int = SWITCH_US
+    ) -> None:
+        if switch_us <= 0:
+            raise ValueError(f"threaded/index: switch_us={switch_us} must be positive")
         if scenario not in ("disjoint", "shared"):
             raise ValueError(f"unknown scenario {scenario!r}; known: disjoint, shared")
+        if op not in INDEX_OPS:
+            raise ValueError(f"unknown index op {op!r}; known: {', '.join(INDEX_OPS)}")
         self.idx = make_index(backend)
-        self.readers = readers
+        self.threads = threads
         self.scenario = scenario
+        self.op = op
+        self.switch_us = switch_us
         self.writes = 0
+        self.background_reads = 0
         # 1,000 stable 8-page VMAs with 8-page holes; readers look them up
         self.stable = [VMA(BASE + i * 16 * P, BASE + i * 16 * P + 8 * P, name="stable") for i in range(1000)]
         for v in self.stable:
             self.idx.insert(v)
-        self.streams = [[self.stable[(i * 37 + r * 11) % 1000].start + P for i in range(READS)] for r in range(readers)]
-        if scenario == "disjoint":
-            self.churn = [VMA(BASE + 64 * GIB + i * 8 * P, BASE + 64 * GIB + i * 8 * P + 4 * P) for i in range(WRITES)]
-        else:  # inside the holes between the readers' VMAs
-            self.churn = [VMA(s.end + 2 * P, s.end + 6 * P) for s in self.stable[:: max(1, 1000 // WRITES)][:WRITES]]
+        n_readers = threads if op != "insert" else 1
+        self.streams = [[(i * 37 + r * 11) % 999 for i in range(READS)] for r in range(n_readers)]
+        n_writers = 1 if op != "insert" else threads
+        self.churn = [self._churn_vmas(w, n_writers) for w in range(n_writers)]
 
-    def reader(self, r: int, barrier: threading.Barrier, errors: list[BaseException]) -> None:
-        lookup = self.idx.lookup
+    def _churn_vmas(self, w: int, writers: int) -> list[VMA]:
+        """Writer ``w``'s VMAs: in a region of its own (disjoint), or 2-page VMAs in the holes
+        between the stable VMAs the readers use, interleaved with the other writers' (shared)."""
+        if self.scenario == "disjoint":
+            base = BASE + (64 + w) * GIB
+            return [VMA(base + i * 8 * P, base + i * 8 * P + 4 * P) for i in range(WRITES)]
+        holes = len(self.stable) - 1
+        total = WRITES * writers
+        if total > 2 * holes:
+            raise ValueError(f"threaded/index: {writers} writers need {total} slots; the shared region has {2 * holes}")
+        out = []
+        for i in range(WRITES):
+            slot = i * writers + w
+            hole, sub = (slot * (holes // total), 0) if total <= holes else (slot % holes, slot // holes)
+            at = self.stable[hole].end + (1 + 3 * sub) * P
+            out.append(VMA(at, at + 2 * P))
+        return out
+
+    # -- threads --------------------------------------------------------
+    def _read_all(self, r: int, done: threading.Event | None = None) -> int:
+        """Reader ``r``'s stream, flat out; with ``done`` (the background reader of ``insert``) it
+        gives up the GIL after every read and stops when ``done`` is set.  Returns the reads."""
+        stable, stream, sleep = self.stable, self.streams[r], time.sleep
+        if done is not None:
+            lookup = self.idx.lookup
+            n = 0
+            for k in stream:
+                if lookup(stable[k].start + P) is None:
+                    raise AssertionError(f"threaded/index: reader {r} lost the VMA at {stable[k].start:#x}")
+                n += 1
+                sleep(0)
+                if done.is_set():
+                    break
+            return n
+        if self.op == "overlap":
+            overlapping = self.idx.overlapping
+            for k in stream:
+                got = overlapping(stable[k].start, stable[k + 1].end)
+                if got[0] != stable[k] or got[-1] != stable[k + 1]:
+                    raise AssertionError(f"threaded/index: reader {r} saw {got!r} for VMAs {k}, {k + 1}")
+        else:
+            lookup = self.idx.lookup
+            for k in stream:
+                if lookup(stable[k].start + P) is None:
+                    raise AssertionError(f"threaded/index: reader {r} lost the VMA at {stable[k].start:#x}")
+        return len(stream)
+
+    def _churn(self, w: int, done: threading.Event | None) -> int:
+        """Insert then remove writer ``w``'s VMAs; returns the mutations.
+
+        Flat out for a timed writer (``done`` is None).  The background writer
+        (``done`` given) yields the GIL after each mutation (``sleep(0)``), as a
+        thread doing mmap/munmap between other work would — without it a
+        CPU-bound Python writer keeps the GIL for whole 5 ms switch intervals and
+        the readers' numbers measure the GIL's scheduling instead of the index's
+        locking — and once ``done`` is set it stops inserting and removes without
+        yielding, so a run's untimed tail stays short.  Cycles stay whole (what
+        was inserted is removed): the index ends as it began.
+        """
+        ins, rem, sleep = self.idx.insert, self.idx.remove, time.sleep
+        inserted = 0
+        for v in self.churn[w]:
+            ins(v)
+            inserted += 1
+            if done is not None:
+                sleep(0)
+                if done.is_set():
+                    break
+        for v in self.churn[w][:inserted]:
+            rem(v)
+            if done is not None and not done.is_set():
+                sleep(0)
+        return 2 * inserted
+
+    def timed_thread(self, i: int, barrier: threading.Barrier, errors: list[BaseException]) -> None:
         try:
             barrier.wait()
-            for a in self.streams[r]:
-                if lookup(a) is None:
-                    raise AssertionError(f"threaded/index: reader {r} lost the VMA at {a:#x}")
+            if self.op == "insert":
+                self._churn(i, None)
+            else:
+                self._read_all(i)
         except BaseException as exc:
             errors.append(exc)
 
-    def writer(self, barrier: threading.Barrier, done: threading.Event, errors: list[BaseException]) -> None:
-        ins, rem, sleep = self.idx.insert, self.idx.remove, time.sleep
+    def background(self, barrier: threading.Barrier, done: threading.Event, errors: list[BaseException]) -> None:
         n = 0
         try:
             barrier.wait()
-            # Whole cycles, so the index ends as it began.  The writer yields the GIL
-            # after every mutation (sleep(0)), as a thread doing mmap/munmap between
-            # other work would; without it, a CPU-bound Python writer keeps the GIL for
-            # the whole 5 ms switch interval and the readers' numbers measure the GIL's
-            # scheduling instead of the index's locking.
             while not done.is_set():
-                for v in self.churn:
-                    ins(v)
-                    sleep(0)
-                for v in self.churn:
-                    rem(v)
-                    sleep(0)
-                n += 2 * len(self.churn)
+                if self.op == "insert":
+                    n += self._read_all(0, done)
+                else:
+                    n += self._churn(0, done)
         except BaseException as exc:
             errors.append(exc)
-        self.writes += n
+        if self.op == "insert":
+            self.background_reads += n
+        else:
+            self.writes += n
 
     def run(self) -> float:
-        """Seconds until every reader is done; the writer churns all the while (not timed after)."""
+        """Seconds until every timed thread is done; the background thread runs all the while.
+        The GIL's switch interval is ``switch_us`` for the run (restored after)."""
+        saved = sys.getswitchinterval()
+        sys.setswitchinterval(self.switch_us / 1e6)
+        try:
+            return self._run()
+        finally:
+            sys.setswitchinterval(saved)
+
+    def _run(self) -> float:
         errors: list[BaseException] = []
         done = threading.Event()
-        barrier = threading.Barrier(self.readers + 2)
-        readers = [threading.Thread(target=self.reader, args=(r, barrier, errors)) for r in range(self.readers)]
-        writer = threading.Thread(target=self.writer, args=(barrier, done, errors))
-        for t in (*readers, writer):
+        barrier = threading.Barrier(self.threads + 2)
+        timed = [threading.Thread(target=self.timed_thread, args=(i, barrier, errors)) for i in range(self.threads)]
+        other = threading.Thread(target=self.background, args=(barrier, done, errors))
+        for t in (*timed, other):
             t.start()
         barrier.wait()
         t0 = time.perf_counter()
-        for t in readers:
+        for t in timed:
             t.join()
         elapsed = time.perf_counter() - t0
         done.set()
-        writer.join()
+        other.join()
         if errors:
             raise errors[0]
+        if self.op == "insert":
+            self.writes += self.threads * 2 * WRITES
         return elapsed
 
     def verify(self) -> None:
@@ -384,15 +503,18 @@ class IndexScenario:
             "restarts": int(self.idx.stats().get("restarts", 0)),
             "lockless_reads": int(self.idx.lockless_reads),
             "writer_ops": self.writes,
+            "background_reads": self.background_reads,
         }
 
 
-def _index_case(backend: str, readers: int, scenario: str) -> Case:
+def _index_case(backend: str, threads: int, scenario: str, op: str, switch_us: int) -> Case:
+    ops = threads * (2 * WRITES if op == "insert" else READS)
+    meta = {"op": op, "kind": "index", "stream": scenario, "backend": backend, "threads": threads}
     return _scenario_case(
-        f"threaded/index/{scenario}/threads={readers:02d}/{backend}",
-        lambda: IndexScenario(backend, readers, scenario),
-        {"op": "index", "stream": scenario, "backend": backend, "threads": readers},
-        readers * READS,
+        f"threaded/index/{op}/{scenario}/switch_us={switch_us}/threads={threads:02d}/{backend}",
+        lambda: IndexScenario(backend, threads, scenario, op, switch_us),
+        {**meta, "switch_us": switch_us},
+        ops,
     )
 
 
@@ -405,6 +527,9 @@ def cases(opts: SuiteOptions) -> list[Case]:
     if not 1 <= map_pages <= REGION_PAGES * 1024:
         raise ValueError(f"threaded: map_pages={map_pages} must be between 1 and {REGION_PAGES * 1024}")
     policies = tuple(opts.extra.get("policies", POLICIES))
+    switch_us = int(opts.extra.get("switch_us", SWITCH_US))
+    if switch_us <= 0:
+        raise ValueError(f"threaded: switch_us={switch_us} must be positive")
     unknown = [p for p in policies if p not in MM_POLICIES and p != "ideal"]
     if unknown or not policies:
         raise ValueError(f"threaded: unknown policies {unknown}; known: {', '.join(POLICIES)}")
@@ -423,8 +548,9 @@ def cases(opts: SuiteOptions) -> list[Case]:
                     if policy == "ideal" and scenario != "disjoint":
                         continue  # no shared lock is only correct when nobody shares
                     out.append(_mm_case(backend, policy, t, scenario, page_work, map_pages))
-    for scenario in scenarios:
-        for t in threads:
-            for backend in wanted:
-                out.append(_index_case(backend, t, scenario))
+    for op in INDEX_OPS:
+        for scenario in scenarios:
+            for t in threads:
+                for backend in wanted:
+                    out.append(_index_case(backend, t, scenario, op, switch_us))
     return out
