@@ -7,7 +7,7 @@ V=.venv/bin/vmalab
   echo
   echo "Rendered from \`results/reference/*.json\` by \`results/render-tables.sh\`"
   echo "(\`vmalab compare FILE --markdown\`); the machine and commands are in README.md."
-  for f in fast lookup fanout insert overlap gap trace rangelock io threaded; do
+  for f in fast lookup fanout insert overlap gap trace rangelock io threaded threaded-repeat threaded-index threaded-sweep-8-16 threaded-sweep-128-16 threaded-sweep-32-64; do
     echo
     echo "## $f ($f.json)"
     echo
