@@ -91,7 +91,8 @@ def _family(md: dict[str, Any]) -> tuple[str, str, str]:
         )
     op = op if op in ("lookup", "overlap", "insert") else "lookup"  # files before the index ops: lookup
     who = "T writer threads + 1 reader" if op == "insert" else "T reader threads + 1 writer"
-    return f"threaded index {op}, {md.get('stream')} scenario: {who}", "backend", "list"
+    switch = md.get("switch_us", 5000)  # files before switch_us ran at CPython's default, 5 ms
+    return f"threaded index {op}, {md.get('stream')} scenario, switch_us={switch}: {who}", "backend", "list"
 
 
 def scaling_comparisons(paths: Sequence[str | Path]) -> list[tuple[str, Comparison]]:

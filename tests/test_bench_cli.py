@@ -122,7 +122,8 @@ def test_bench_extra_options_reach_the_suites(capsys):
 @pytest.mark.parametrize(
     "item, message",
     [
-        ("nosuch=1", "'nosuch': not an option of the suites threaded; known: map_pages, page_work, policies"),
+        ("nosuch=1", "'nosuch': not an option of the suites threaded; known: map_pages, page_work, policies, "
+                     "switch_us"),
         ("page_work", "give KEY=VALUE"),
         ("page_work=lots", "page_work takes an integer"),
         ("policies=full,,vma", "empty value"),
@@ -141,3 +142,11 @@ def test_parse_extra_types():
     got = parse_extra(items, ["io", "trace"])
     assert got == {"block": 262144, "io_threads": [1, 2], "policy": "vma", "trace_files": ["a.maps", "b.trace.gz"]}
     assert parse_extra([], ["io"]) == {}
+    assert parse_extra(["io_threads=2,1,2"], ["io"]) == {"io_threads": [2, 1]}  # a repeat would name two cases alike
+    with pytest.raises(ValueError, match="'block' given twice"):
+        parse_extra(["block=4096", "block=8192"], ["io"])
+
+
+def test_bench_refuses_bad_io_threads(capsys):
+    assert main(["bench", "--suite", "io", "--extra", "io_threads=2,0", "--list"]) == 2
+    assert "io_threads=[2, 0] must be positive integers" in " ".join(capsys.readouterr().err.split())

@@ -188,7 +188,10 @@ def register(subparsers: Any) -> None:
         help="a suite option (repeatable), e.g. block=262144 (io), page_work=64 or policies=full,vma "
         "(threaded); lists are comma-separated; `vmalab bench --list-extra` shows them all",
     )  # fmt: skip
-    p.add_argument("--list-extra", action="store_true", help="list the --extra options of the selected suites and exit")
+    p.add_argument(
+        "--list-extra", action="store_true",
+        help="list the --extra options of the --suite suites (all suites when none is given) and exit",
+    )  # fmt: skip
     p.add_argument(
         "--filter", action="append", metavar="GLOB",
         help="run only the cases whose name matches this shell-style pattern (repeatable), "
@@ -253,6 +256,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not plan:
         raise ValueError("nothing to run: the selected suites have no cases for these options")
+    names = [c.name for _, c in plan]
+    if len(set(names)) != len(names):
+        twice = next(n for n in names if names.count(n) > 1)
+        raise ValueError(f"two cases are named {twice!r}: the options select the same case twice")
     out = args.output or _default_output()
     out.parent.mkdir(parents=True, exist_ok=True)
     writer = _Writer(out)

@@ -100,15 +100,16 @@ def _convert(key: str, kind: str, text: str) -> Any:
         except ValueError:
             what = "integers" if kind == "ints" else "an integer"
             raise ValueError(f"--extra {key}={text!r}: {key} takes {what}") from None
-        return nums[0] if kind == "int" else nums
-    return items[0] if kind == "str" else items
+        return nums[0] if kind == "int" else list(dict.fromkeys(nums))  # a repeat would name two cases alike
+    return items[0] if kind == "str" else list(dict.fromkeys(items))
 
 
 def parse_extra(items: list[str] | tuple[str, ...], suites: list[str]) -> dict[str, Any]:
     """``["block=262144", "policies=full,range"]`` -> typed values, per the ``EXTRA`` of ``suites``.
 
-    ``ValueError`` names the offending item: no ``=``, a key none of the
-    selected suites declares (listing those it knows), or a value of the wrong kind.
+    ``ValueError`` names the offending item: no ``=``, a key given twice, a key
+    none of the selected suites declares (listing those it knows), or a value of
+    the wrong kind.  Repeated list items are dropped (they would name two cases alike).
     """
     declared: dict[str, tuple[str, str]] = {}
     for name in suites:
@@ -122,6 +123,8 @@ def parse_extra(items: list[str] | tuple[str, ...], suites: list[str]) -> dict[s
         key = key.strip()
         if not sep or not key:
             raise ValueError(f"--extra {item!r}: give KEY=VALUE, e.g. block=262144")
+        if key in out:
+            raise ValueError(f"--extra {key!r} given twice")
         if key not in declared:
             known = ", ".join(sorted(declared)) or "(none)"
             raise ValueError(f"--extra {key!r}: not an option of the suites {', '.join(suites)}; known: {known}")

@@ -181,7 +181,9 @@ def cases(opts: SuiteOptions) -> list[Case]:
     block = int(opts.extra.get("block", DEFAULT_BLOCK))
     if block <= 0 or block % 4096:
         raise ValueError(f"io: block={block} must be a positive multiple of 4096")
-    threads = tuple(opts.extra.get("io_threads", opts.threads))
+    threads = tuple(dict.fromkeys(int(t) for t in opts.extra.get("io_threads", opts.threads)))
+    if not threads or min(threads) < 1:
+        raise ValueError(f"io: io_threads={list(threads)} must be positive integers")
     if opts.fast:
         threads = tuple(t for t in threads if t <= 4) or threads[:1]
     return [_case(kind, t, block) for t in threads for kind in LOCKS]

@@ -11,12 +11,12 @@ clearing or copying the page); for as long as any of them runs, the mapping
 thread repeats rounds of ``mmap(MAP_FIXED)`` of ``map_pages`` pages, a write
 fault on each, and ``munmap`` — whose zap does the page work of every touched
 page while the policy's write lock is held, which is what makes ``mmap_sem``
-hurt.  The default round, 32 pages = 128 KiB, is glibc's default
-``M_MMAP_THRESHOLD``: the smallest ``malloc`` that glibc serves with its own
-``mmap`` and returns with ``munmap`` on ``free`` — a thread allocating,
-filling and freeing large buffers.  The timed operations are the fault threads' faults (fault throughput
-under a concurrent mapper, the seed's scenario); the mapper's rounds are
-metadata (``map_rounds``).  Scenarios:
+hurt.  The default round, 32 pages = 128 KiB, is glibc's initial
+``M_MMAP_THRESHOLD`` (before its dynamic adjustment raises it): a buffer that
+``malloc`` serves with its own ``mmap`` and ``free`` returns with ``munmap``.
+The timed operations are the fault threads' faults (fault throughput under a
+concurrent mapper, the seed's scenario); the mapper's rounds are metadata
+(``map_rounds``).  Scenarios:
 
 * ``disjoint`` — every fault thread has its own VMA, 1 GiB apart, and the
   mapping thread works 1 GiB beyond the last one: a range lock never makes
@@ -29,7 +29,8 @@ metadata (``map_rounds``).  Scenarios:
 Policies ``full`` (mmap_sem), ``range`` and ``vma`` (per-VMA locks), plus
 ``ideal`` in the disjoint scenario — every thread takes a private
 ``RWSemaphore`` of its own, so the address space has no shared lock at all
-(only the index's own synchronization): the ceiling a policy can approach, as
+(only the index's own synchronization and the policy's operation counters,
+which every policy pays alike): the ceiling a policy can approach, as
 the ``io`` suite's ``ideal``; it is correct only because no two threads ever
 touch the same VMA, so it has no place in the shared scenario or the library
 — x backends x thread counts.  Untimed metadata (``MEASURE_LOOPS`` extra loops in
@@ -58,7 +59,7 @@ can be switched out while it holds the index mutex — what the mutex costs.
 The timed threads run flat out; the background thread — the writer of
 ``lookup``/``overlap``, the reader of ``insert`` — yields the GIL after each
 operation, as a thread doing them between other work would (one that never
-blocks holds the GIL for whole 5 ms switch intervals, and the numbers would
+blocks holds the GIL for whole switch intervals, and the numbers would
 measure the GIL's scheduler instead of the index).  ``disjoint``: the writers' VMAs
 lie in regions of their own, 1 GiB apart; ``shared``: in the holes between
 the VMAs the readers use, different writers' interleaved.  Untimed metadata:
@@ -83,7 +84,7 @@ from collections.abc import Callable
 from typing import Any
 
 from structures import MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PAGE_SIZE, VMA, available_backends, make_index
-from structures.mm import AddressSpace
+from structures.mm import _ZAP_SCAN_LIMIT, AddressSpace
 from structures.mm_policy import POLICIES as MM_POLICIES
 from structures.mm_policy import LockPolicy
 from structures.rwsem import RWSemaphore
@@ -98,11 +99,14 @@ POLICIES = ("full", "range", "vma", "ideal")
 MM_BACKENDS = ("maple", "rbtree", "vmacache+rbtree", "xarray")
 PAGE_WORK = 16
 FAULTS = 64  # per fault thread per loop
-MAP_PAGES = 32  # pages the mapping thread maps, touches and unmaps each round: 128 KiB, glibc's mmap threshold
+MAP_PAGES = 32  # pages the mapping thread maps, touches and unmaps each round: 128 KiB, glibc's initial mmap threshold
+#: the largest mapper round: above it AddressSpace zaps by scanning the whole page table (a different cost)
+MAX_MAP_PAGES = _ZAP_SCAN_LIMIT
 REGION_PAGES = 64
 GIB = 1 << 30
 BASE = 16 * GIB
 READS = 512
+STABLE = 1000  # the index scenarios' stable VMAs (8 pages each, 8-page holes between)
 #: the GIL switch interval of the index runs, microseconds (CPython's default: 5000)
 SWITCH_US = 100
 MEASURE_LOOPS = 5  # untimed loops behind the metadata counters (totals over these loops)
@@ -353,12 +357,13 @@ class IndexScenario:
         self.switch_us = switch_us
         self.writes = 0
         self.background_reads = 0
-        # 1,000 stable 8-page VMAs with 8-page holes; readers look them up
-        self.stable = [VMA(BASE + i * 16 * P, BASE + i * 16 * P + 8 * P, name="stable") for i in range(1000)]
+        self._done_ops: list[int] = []
+        # STABLE 8-page VMAs with 8-page holes; readers look them up
+        self.stable = [VMA(BASE + i * 16 * P, BASE + i * 16 * P + 8 * P, name="stable") for i in range(STABLE)]
         for v in self.stable:
             self.idx.insert(v)
         n_readers = threads if op != "insert" else 1
-        self.streams = [[(i * 37 + r * 11) % 999 for i in range(READS)] for r in range(n_readers)]
+        self.streams = [[(i * 37 + r * 11) % (STABLE - 1) for i in range(READS)] for r in range(n_readers)]
         n_writers = 1 if op != "insert" else threads
         self.churn = [self._churn_vmas(w, n_writers) for w in range(n_writers)]
 
@@ -415,7 +420,7 @@ class IndexScenario:
         Flat out for a timed writer (``done`` is None).  The background writer
         (``done`` given) yields the GIL after each mutation (``sleep(0)``), as a
         thread doing mmap/munmap between other work would — without it a
-        CPU-bound Python writer keeps the GIL for whole 5 ms switch intervals and
+        CPU-bound Python writer keeps the GIL for whole switch intervals and
         the readers' numbers measure the GIL's scheduling instead of the index's
         locking — and once ``done`` is set it stops inserting and removes without
         yielding, so a run's untimed tail stays short.  Cycles stay whole (what
@@ -440,9 +445,9 @@ class IndexScenario:
         try:
             barrier.wait()
             if self.op == "insert":
-                self._churn(i, None)
+                self._done_ops[i] = self._churn(i, None)  # one list item per thread
             else:
-                self._read_all(i)
+                self._done_ops[i] = self._read_all(i)
         except BaseException as exc:
             errors.append(exc)
 
@@ -465,15 +470,16 @@ class IndexScenario:
     def run(self) -> float:
         """Seconds until every timed thread is done; the background thread runs all the while.
         The GIL's switch interval is ``switch_us`` for the run (restored after)."""
-        saved = sys.getswitchinterval()
-        sys.setswitchinterval(self.switch_us / 1e6)
+        saved_us = round(sys.getswitchinterval() * 1e6)
+        sys.setswitchinterval((self.switch_us + 0.5) / 1e6)  # CPython truncates to whole microseconds
         try:
             return self._run()
         finally:
-            sys.setswitchinterval(saved)
+            sys.setswitchinterval((saved_us + 0.5) / 1e6)
 
     def _run(self) -> float:
         errors: list[BaseException] = []
+        self._done_ops = [0] * self.threads
         done = threading.Event()
         barrier = threading.Barrier(self.threads + 2)
         timed = [threading.Thread(target=self.timed_thread, args=(i, barrier, errors)) for i in range(self.threads)]
@@ -490,7 +496,7 @@ class IndexScenario:
         if errors:
             raise errors[0]
         if self.op == "insert":
-            self.writes += self.threads * 2 * WRITES
+            self.writes += sum(self._done_ops)  # the timed writers' own counts
         return elapsed
 
     def verify(self) -> None:
@@ -524,12 +530,18 @@ def cases(opts: SuiteOptions) -> list[Case]:
     if page_work < 0:
         raise ValueError(f"threaded: page_work={page_work} must not be negative")
     map_pages = int(opts.extra.get("map_pages", MAP_PAGES))
-    if not 1 <= map_pages <= REGION_PAGES * 1024:
-        raise ValueError(f"threaded: map_pages={map_pages} must be between 1 and {REGION_PAGES * 1024}")
+    if not 1 <= map_pages <= MAX_MAP_PAGES:
+        raise ValueError(f"threaded: map_pages={map_pages} must be between 1 and {MAX_MAP_PAGES}")
     policies = tuple(opts.extra.get("policies", POLICIES))
     switch_us = int(opts.extra.get("switch_us", SWITCH_US))
     if switch_us <= 0:
         raise ValueError(f"threaded: switch_us={switch_us} must be positive")
+    too_many = [t for t in opts.threads if t * WRITES > 2 * (STABLE - 1)]
+    if too_many:
+        raise ValueError(
+            f"threaded: --threads {too_many[0]}: the shared index region holds the VMAs of at most "
+            f"{2 * (STABLE - 1) // WRITES} writer threads"
+        )
     unknown = [p for p in policies if p not in MM_POLICIES and p != "ideal"]
     if unknown or not policies:
         raise ValueError(f"threaded: unknown policies {unknown}; known: {', '.join(POLICIES)}")
