@@ -30,6 +30,7 @@ Layout
 ::
 
     files -> benchmarks of io/threaded -> family (title, column, baseline)
+             (the same benchmark in several files = runs before/after: families per file)
           -> measurements (value = 1 / seconds-per-op) -> compare(THROUGHPUT pivot)
           -> [(title, Comparison)]  -> bench.render / bench.plot
 
@@ -98,12 +99,21 @@ def _family(md: dict[str, Any]) -> tuple[str, str, str]:
 def scaling_comparisons(paths: Sequence[str | Path]) -> list[tuple[str, Comparison]]:
     """One ops/s comparison per family found in the files (empty when there is none)."""
     loaded = load_suites(paths)
-    families: dict[str, tuple[str, str, list[pyperf.Benchmark]]] = {}
+    # Runs before/after (the same benchmark in several files): one set of tables per file.
+    seen: set[str] = set()
+    repeated = False
     for _, suite in loaded:
+        names = {b.get_name() for b in suite.get_benchmarks() if is_scaling(b)}
+        repeated = repeated or bool(names & seen)
+        seen |= names
+    families: dict[str, tuple[str, str, list[pyperf.Benchmark]]] = {}
+    for label, suite in loaded:
         for bench in suite.get_benchmarks():
             if not is_scaling(bench):
                 continue
             title, column, baseline = _family(bench.get_metadata())
+            if repeated:
+                title = f"{title} [{label}]"
             families.setdefault(title, (column, baseline, []))[2].append(bench)
     out: list[tuple[str, Comparison]] = []
     for title, (column, baseline, benches) in families.items():

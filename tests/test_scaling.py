@@ -85,3 +85,14 @@ def test_plot_throughput_vs_threads(seed_file: Path, tmp_path: Path) -> None:
     assert {"threads_1.png", "threads_2.png"} <= names
     for p in written:
         assert p.stat().st_size > 1000 and p.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_runs_before_after_get_tables_per_file(seed_file: Path, tmp_path: Path) -> None:
+    again = tmp_path / "again.json"
+    again.write_bytes(seed_file.read_bytes())
+    tables = dict(scaling_comparisons([seed_file, again]))
+    io = sorted(t for t in tables if t.startswith("io:"))
+    assert len(io) == 2
+    assert any("[seed]" in t for t in io) and any("[again]" in t for t in io)
+    for t in io:
+        assert tables[t].rows[1].cells["range"].ratio == pytest.approx(111_000 / 61_000, rel=0.02)
