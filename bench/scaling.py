@@ -91,7 +91,8 @@ def _family(md: dict[str, Any]) -> tuple[str, str, str]:
             "full",
         )
     op = op if op in ("lookup", "overlap", "insert") else "lookup"  # files before the index ops: lookup
-    who = "T writer threads + 1 reader" if op == "insert" else "T reader threads + 1 writer"
+    bg = md.get("background", 1)
+    who = f"T writer threads + {bg} reader(s)" if op == "insert" else f"T reader threads + {bg} writer(s)"
     switch = md.get("switch_us", 5000)  # files before switch_us ran at CPython's default, 5 ms
     return f"threaded index {op}, {md.get('stream')} scenario, switch_us={switch}: {who}", "backend", "list"
 

@@ -122,8 +122,8 @@ def test_bench_extra_options_reach_the_suites(capsys):
 @pytest.mark.parametrize(
     "item, message",
     [
-        ("nosuch=1", "'nosuch': not an option of the suites threaded; known: map_pages, page_work, policies, "
-                     "switch_us"),
+        ("nosuch=1", "'nosuch': not an option of the suites threaded; known: background, map_pages, page_work, "
+                     "policies, switch_us"),
         ("page_work", "give KEY=VALUE"),
         ("page_work=lots", "page_work takes an integer"),
         ("policies=full,,vma", "empty value"),

@@ -195,8 +195,15 @@ def test_threaded_cases_follow_the_extra_options() -> None:
     ):
         with pytest.raises(ValueError, match=match):
             suite.cases(SuiteOptions(backends=("list",), sizes=(100,), extra=bad))
-    with pytest.raises(ValueError, match="at most 31 writer threads"):
+    with pytest.raises(ValueError, match="32 writer threads: the shared index region holds the VMAs of at most 31"):
         suite.cases(SuiteOptions(backends=("list",), sizes=(100,), threads=(2, 32)))
+    with pytest.raises(ValueError, match="background=0 must be at least 1"):
+        suite.cases(SuiteOptions(backends=("list",), sizes=(100,), extra={"background": 0}))
+    idx = [c for c in suite.cases(SuiteOptions(backends=("list",), sizes=(100,), threads=(2,), extra={"background": 3}))
+           if c.name.startswith("threaded/index/")]  # fmt: skip
+    assert idx and all(c.metadata["background"] == 3 and "/background=3/" in c.name for c in idx)
+    ins = next(c for c in idx if c.metadata["op"] == "insert")
+    assert (ins.metadata["readers"], ins.metadata["writers"]) == (3, 2)
 
 
 @pytest.mark.parametrize("op", ["lookup", "overlap", "insert"])
@@ -212,6 +219,20 @@ def test_threaded_index_scenario(scenario: str, op: str) -> None:
             assert c["writer_ops"] == 2 * 3 * 2 * WRITES  # what the timed writers report doing, every cycle whole
         else:
             assert c["background_reads"] == 0 and sc._done_ops == [READS] * 3  # every reader read its stream
+
+
+@pytest.mark.parametrize("op", ["lookup", "insert"])
+def test_threaded_index_with_several_background_threads(op: str) -> None:
+    sc = IndexScenario("list", 2, "shared", op, background=3)
+    assert len(sc.churn if op == "lookup" else sc.streams) == 3  # three writers, or three readers
+    for _ in range(3):
+        sc.run()
+    sc.verify()
+    assert len(sc._bg_ops) == 3
+    if op == "insert":
+        assert sc.counters()["writer_ops"] == 3 * 2 * 2 * WRITES
+    with pytest.raises(ValueError, match="background=0 must be at least 1"):
+        IndexScenario("list", 1, "shared", op, background=0)
 
 
 def test_threaded_index_writers_get_their_own_vmas() -> None:
@@ -251,5 +272,6 @@ def test_threaded_suite_produces_a_valid_file(tmp_path: Path) -> None:
     md = bench.get_metadata()
     assert md["policy"] == "range" and md["threads"] == 1
     assert "lock_wait_s" in md and "retries" in md  # measured outside the timing
-    bench = run_case(tmp_path, "threaded", "threaded/index/overlap/shared/switch_us=100/threads=01/list", threads="1")
+    bench = run_case(tmp_path, "threaded", "threaded/index/overlap/shared/switch_us=100/background=1/threads=01/list",
+                     threads="1")
     assert json.loads(json.dumps(bench.get_metadata()))["stream"] == "shared"

@@ -44,12 +44,13 @@ readers of ``maple``/``xarray``, and of one writer mutex for many writers.
 ``op`` picks who is timed:
 
 * ``lookup`` — ``T`` reader threads, ``READS`` ``lookup`` calls each per loop
-  on a pre-built stream, while one writer churns;
+  on a pre-built stream, while ``W`` writers churn (``background``, default 1);
 * ``overlap`` — the same with ``overlapping(start, end)`` of a window that
-  meets two neighbouring stable VMAs (and, in ``shared``, whatever the writer
+  meets two neighbouring stable VMAs (and, in ``shared``, whatever the writers
   put in the hole between them);
 * ``insert`` — ``T`` writer threads, each inserting then removing its own
-  ``WRITES`` VMAs per loop (one op per mutation), while one reader looks up.
+  ``WRITES`` VMAs per loop (one op per mutation), while ``R`` readers
+  (``background``) look up.
 
 The runs set the GIL's switch interval to ``switch_us`` (default 100 µs,
 restored after): with CPython's 5 ms a reader finishes its whole stream
@@ -69,9 +70,10 @@ pyperf's value is seconds per operation of the aggregate (all threads'
 operations divided by the loop's wall time), so ``1 / value`` is ops/s.
 
 Names: ``threaded/mm/<scenario>/page_work=<W>/map_pages=<M>/threads=<T>/<policy>+<backend>`` and
-``threaded/index/<op>/<scenario>/switch_us=<S>/threads=<T>/<backend>``.
+``threaded/index/<op>/<scenario>/switch_us=<S>/background=<B>/threads=<T>/<backend>``.
 Options (``--extra``): ``page_work`` (default 16), ``map_pages`` (default 32),
-``policies`` (default ``full,range,vma,ideal``), ``switch_us`` (default 100).
+``policies`` (default ``full,range,vma,ideal``), ``switch_us`` (default 100),
+``background`` (default 1).
 """
 
 from __future__ import annotations
@@ -120,6 +122,7 @@ EXTRA = {
     "map_pages": ("int", "threaded/mm: pages the mapping thread maps, touches and unmaps per round (default 32)"),
     "policies": ("strs", "threaded/mm: lock policies among full,range,vma,ideal (default all)"),
     "switch_us": ("int", "threaded/index: the GIL switch interval during the runs, in microseconds (default 100)"),
+    "background": ("int", "threaded/index: untimed threads: writers under lookup/overlap, readers beside insert (1)"),
 }
 
 
@@ -336,14 +339,23 @@ class IndexScenario:
 
     ``op`` picks who is timed: ``lookup`` / ``overlap`` — ``threads`` reader
     threads (``lookup(addr)``, or ``overlapping`` of a window meeting two
-    stable VMAs and whatever the writer put between them) while one writer
-    churns; ``insert`` — ``threads`` writer threads, each inserting then
-    removing its own ``WRITES`` VMAs, while one reader looks VMAs up.
+    stable VMAs and whatever the writers put between them) while
+    ``background`` writers churn; ``insert`` — ``threads`` writer threads, each
+    inserting then removing its own ``WRITES`` VMAs, while ``background``
+    readers look VMAs up.
     """
 
     def __init__(
-        self, backend: str, threads: int, scenario: str, op: str = "lookup", switch_us: int = SWITCH_US
+        self,
+        backend: str,
+        threads: int,
+        scenario: str,
+        op: str = "lookup",
+        switch_us: int = SWITCH_US,
+        background: int = 1,
     ) -> None:
+        if background < 1:
+            raise ValueError(f"threaded/index: background={background} must be at least 1")
         if switch_us <= 0:
             raise ValueError(f"threaded/index: switch_us={switch_us} must be positive")
         if scenario not in ("disjoint", "shared"):
@@ -355,16 +367,18 @@ class IndexScenario:
         self.scenario = scenario
         self.op = op
         self.switch_us = switch_us
+        self.background = background
         self.writes = 0
         self.background_reads = 0
         self._done_ops: list[int] = []
+        self._bg_ops: list[int] = []
         # STABLE 8-page VMAs with 8-page holes; readers look them up
         self.stable = [VMA(BASE + i * 16 * P, BASE + i * 16 * P + 8 * P, name="stable") for i in range(STABLE)]
         for v in self.stable:
             self.idx.insert(v)
-        n_readers = threads if op != "insert" else 1
+        n_readers = threads if op != "insert" else background
         self.streams = [[(i * 37 + r * 11) % (STABLE - 1) for i in range(READS)] for r in range(n_readers)]
-        n_writers = 1 if op != "insert" else threads
+        n_writers = background if op != "insert" else threads
         self.churn = [self._churn_vmas(w, n_writers) for w in range(n_writers)]
 
     def _churn_vmas(self, w: int, writers: int) -> list[VMA]:
@@ -451,21 +465,20 @@ class IndexScenario:
         except BaseException as exc:
             errors.append(exc)
 
-    def background(self, barrier: threading.Barrier, done: threading.Event, errors: list[BaseException]) -> None:
+    def background_thread(
+        self, i: int, barrier: threading.Barrier, done: threading.Event, errors: list[BaseException]
+    ) -> None:
         n = 0
         try:
             barrier.wait()
             while not done.is_set():
                 if self.op == "insert":
-                    n += self._read_all(0, done)
+                    n += self._read_all(i, done)
                 else:
-                    n += self._churn(0, done)
+                    n += self._churn(i, done)
         except BaseException as exc:
             errors.append(exc)
-        if self.op == "insert":
-            self.background_reads += n
-        else:
-            self.writes += n
+        self._bg_ops[i] = n  # one list item per thread; summed after the joins
 
     def run(self) -> float:
         """Seconds until every timed thread is done; the background thread runs all the while.
@@ -480,11 +493,15 @@ class IndexScenario:
     def _run(self) -> float:
         errors: list[BaseException] = []
         self._done_ops = [0] * self.threads
+        self._bg_ops = [0] * self.background
         done = threading.Event()
-        barrier = threading.Barrier(self.threads + 2)
+        barrier = threading.Barrier(self.threads + self.background + 1)
         timed = [threading.Thread(target=self.timed_thread, args=(i, barrier, errors)) for i in range(self.threads)]
-        other = threading.Thread(target=self.background, args=(barrier, done, errors))
-        for t in (*timed, other):
+        others = [
+            threading.Thread(target=self.background_thread, args=(i, barrier, done, errors))
+            for i in range(self.background)
+        ]
+        for t in (*timed, *others):
             t.start()
         barrier.wait()
         t0 = time.perf_counter()
@@ -492,11 +509,15 @@ class IndexScenario:
             t.join()
         elapsed = time.perf_counter() - t0
         done.set()
-        other.join()
+        for t in others:
+            t.join()
         if errors:
             raise errors[0]
         if self.op == "insert":
             self.writes += sum(self._done_ops)  # the timed writers' own counts
+            self.background_reads += sum(self._bg_ops)
+        else:
+            self.writes += sum(self._bg_ops)
         return elapsed
 
     def verify(self) -> None:
@@ -513,13 +534,14 @@ class IndexScenario:
         }
 
 
-def _index_case(backend: str, threads: int, scenario: str, op: str, switch_us: int) -> Case:
+def _index_case(backend: str, threads: int, scenario: str, op: str, switch_us: int, background: int) -> Case:
     ops = threads * (2 * WRITES if op == "insert" else READS)
+    readers, writers = (background, threads) if op == "insert" else (threads, background)
     meta = {"op": op, "kind": "index", "stream": scenario, "backend": backend, "threads": threads}
     return _scenario_case(
-        f"threaded/index/{op}/{scenario}/switch_us={switch_us}/threads={threads:02d}/{backend}",
-        lambda: IndexScenario(backend, threads, scenario, op, switch_us),
-        {**meta, "switch_us": switch_us},
+        f"threaded/index/{op}/{scenario}/switch_us={switch_us}/background={background}/threads={threads:02d}/{backend}",
+        lambda: IndexScenario(backend, threads, scenario, op, switch_us, background),
+        {**meta, "switch_us": switch_us, "background": background, "readers": readers, "writers": writers},
         ops,
     )
 
@@ -536,10 +558,13 @@ def cases(opts: SuiteOptions) -> list[Case]:
     switch_us = int(opts.extra.get("switch_us", SWITCH_US))
     if switch_us <= 0:
         raise ValueError(f"threaded: switch_us={switch_us} must be positive")
-    too_many = [t for t in opts.threads if t * WRITES > 2 * (STABLE - 1)]
+    background = int(opts.extra.get("background", 1))
+    if background < 1:
+        raise ValueError(f"threaded: background={background} must be at least 1")
+    too_many = [t for t in (*opts.threads, background) if t * WRITES > 2 * (STABLE - 1)]
     if too_many:
         raise ValueError(
-            f"threaded: --threads {too_many[0]}: the shared index region holds the VMAs of at most "
+            f"threaded: {too_many[0]} writer threads: the shared index region holds the VMAs of at most "
             f"{2 * (STABLE - 1) // WRITES} writer threads"
         )
     unknown = [p for p in policies if p not in MM_POLICIES and p != "ideal"]
@@ -564,5 +589,5 @@ def cases(opts: SuiteOptions) -> list[Case]:
         for scenario in scenarios:
             for t in threads:
                 for backend in wanted:
-                    out.append(_index_case(backend, t, scenario, op, switch_us))
+                    out.append(_index_case(backend, t, scenario, op, switch_us, background))
     return out
