@@ -267,9 +267,6 @@ class MMScenario:
         self.timed_s += t1 - t0
         return t1 - t0
 
-    def ops_per_run(self) -> int:
-        return self.threads * FAULTS
-
     def verify(self) -> None:
         """The state a sequential replay gives: the initial VMAs, every invariant holding."""
         self.mm.check()
