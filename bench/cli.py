@@ -29,9 +29,8 @@ from collections.abc import Sequence
 
 from rich.console import Console
 
+from bench import commands
 from structures.vma import VMAError
-
-from . import commands
 
 
 def build_parser() -> argparse.ArgumentParser:

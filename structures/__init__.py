@@ -4,10 +4,11 @@ Start with ``make_index()`` (the configured default backend) or
 ``make_index("rbtree")``; see ``available_backends()`` for the registry.
 """
 
-from .base import VMAIndex, make_lock
-from .mm import AddressSpace, AddressSpaceFull
-from .rangelock import RangeLock
-from .registry import (
+from structures.base import VMAIndex, make_lock
+from structures.locks.rangelock import RangeLock
+from structures.locks.rwsem import RWSemaphore
+from structures.mm.address_space import AddressSpace, AddressSpaceFull
+from structures.registry import (
     UnknownBackendError,
     available_backends,
     available_frontends,
@@ -16,8 +17,7 @@ from .registry import (
     register_backend,
     resolve_backend_name,
 )
-from .rwsem import RWSemaphore
-from .vma import (
+from structures.vma import (
     MAP_ANONYMOUS,
     MAP_FIXED,
     MAP_FIXED_NOREPLACE,

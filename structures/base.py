@@ -62,7 +62,7 @@ from collections.abc import Iterable, Iterator
 from itertools import islice, pairwise
 from typing import Any, ClassVar
 
-from .vma import (
+from structures.vma import (
     PAGE_SIZE,
     TASK_SIZE,
     VMA,
@@ -80,8 +80,8 @@ __all__ = ["VMAIndex", "make_lock", "LOCK_KINDS", "DEFAULT_LOCK"]
 
 #: Lock kinds an index can carry, by name -> "module:Class".
 LOCK_KINDS: dict[str, str] = {
-    "rwsem": "structures.rwsem:RWSemaphore",
-    "range": "structures.rangelock:RangeLock",
+    "rwsem": "structures.locks.rwsem:RWSemaphore",
+    "range": "structures.locks.rangelock:RangeLock",
 }
 #: The lock an index gets when none is named.
 DEFAULT_LOCK = "range"

@@ -44,8 +44,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from .base import VMAIndex
-from .vma import VMAError
+from structures.base import VMAIndex
+from structures.vma import VMAError
 
 __all__ = [
     "BUILTIN_DEFAULT",
@@ -69,16 +69,16 @@ ENTRY_POINT_GROUP = "vmalab.backends"
 
 #: Built-in backends: registry name -> "module:Class".
 _BUILTIN: dict[str, str] = {
-    "list": "structures.reference:ListIndex",
-    "maple": "structures.maple:MapleIndex",
-    "sortedcontainers": "structures.peers:SortedContainersIndex",
-    "bintrees": "structures.peers:BintreesIndex",
-    "xarray": "structures.xarray:XArrayIndex",
-    "rbtree": "structures.rbindex:RBTreeIndex",
+    "list": "structures.backends.list:ListIndex",
+    "maple": "structures.backends.maple.index:MapleIndex",
+    "sortedcontainers": "structures.backends.peers:SortedContainersIndex",
+    "bintrees": "structures.backends.peers:BintreesIndex",
+    "xarray": "structures.backends.xarray.index:XArrayIndex",
+    "rbtree": "structures.backends.rbtree:RBTreeIndex",
 }
 #: Front ends that wrap another index: name -> "module:Class".
 _FRONTENDS: dict[str, str] = {
-    "vmacache": "structures.vmacache:VMACacheIndex",
+    "vmacache": "structures.backends.vmacache:VMACacheIndex",
 }
 
 Factory = Callable[..., VMAIndex]

@@ -49,8 +49,8 @@ from typing import Any
 
 from rich.console import Console
 
+from bench.inputs.workloads import parse_size
 from bench.suites import Case, SuiteOptions, available_suites, load_suite, parse_extra
-from bench.workloads import parse_size
 from structures.registry import split_specs
 
 __all__ = ["DEFAULT_SIZES", "DEFAULT_SUITES", "default_backends", "register", "run"]

@@ -7,9 +7,8 @@ import argparse
 from rich.console import Console
 from rich.table import Table
 
+from bench.checks.differential import differential_run
 from structures import available_backends, make_index
-
-from ..differential import differential_run
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -9,7 +9,7 @@ columns are the files (runs before/after), the baseline the first file.
 Benchmarks of the concurrency suites (``io``, ``threaded``) get thread-scaling
 tables instead, shaped like the seed's fio table: rows thread counts, columns
 the locks or policies, cells ops/s and the ratio to rwsem / ``full``
-(``bench.scaling``).
+(``bench.report.scaling``).
 ``--markdown`` prints the same table as Markdown (for READMEs).
 
 API: ``register(subparsers)``, ``run(args) -> int``, ``show(files, ...)``.
@@ -22,9 +22,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bench.compare import DEFAULT_PIVOT, Pivot, compare_files, load_suites
-from bench.render import print_table, render_markdown, render_table
-from bench.scaling import is_scaling, scaling_comparisons
+from bench.report.compare import DEFAULT_PIVOT, Pivot, compare_files, load_suites
+from bench.report.render import print_table, render_markdown, render_table
+from bench.report.scaling import is_scaling, scaling_comparisons
 
 __all__ = ["register", "run"]
 

@@ -1,7 +1,7 @@
 """``vmalab maps [PID|--self] -o FILE``: record a ``/proc/PID/maps`` snapshot.
 
 The file is the kernel's text under a ``# vmalab-maps v1`` header (see
-``bench.maps``); gzip-compressed when FILE ends in ``.gz``.  ``--show`` loads
+``bench.inputs.maps``); gzip-compressed when FILE ends in ``.gz``.  ``--show`` loads
 a snapshot back and prints a summary (what ``bench.suites.trace`` replays).
 """
 
@@ -12,7 +12,7 @@ from collections import Counter
 
 from rich.console import Console
 
-from ..maps import load_snapshot, record_snapshot
+from bench.inputs.maps import load_snapshot, record_snapshot
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

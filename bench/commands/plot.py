@@ -2,7 +2,7 @@
 
 Writes time per operation vs n per backend on log axes (one PNG per suite:
 lookup, insert, overlap, gap), ``probe()`` depth vs n and memory per VMA vs n;
-see ``bench.plot``.  Without matplotlib: a one-line message and exit status 2.
+see ``bench.report.plot``.  Without matplotlib: a one-line message and exit status 2.
 
 API: ``register(subparsers)``, ``run(args) -> int``.
 """
@@ -37,7 +37,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bench.plot import PlotError, plot_file
+    from bench.report.plot import PlotError, plot_file
 
     console = Console(stderr=True)
     if not args.file.exists():

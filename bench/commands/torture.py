@@ -43,7 +43,7 @@ from rich.live import Live
 from rich.table import Table
 
 from structures.base import LOCK_KINDS, make_lock
-from structures.mm import page_work
+from structures.mm.address_space import page_work
 
 CELL = 4096
 

@@ -1,9 +1,9 @@
 """``vmalab trace``: record a real program's address-space trace, replay or show one.
 
 ``vmalab trace record -o FILE [--no-perf] -- CMD ...`` runs CMD under strace
-(+ perf page faults where permitted; see ``bench.tracerec``) and writes a
+(+ perf page faults where permitted; see ``bench.inputs.tracerec``) and writes a
 ``vmalab-trace v1`` file.  ``vmalab trace replay FILE --backend B`` replays it
-through ``structures.mm.AddressSpace`` and prints per-address-space results;
+through ``structures.mm.address_space.AddressSpace`` and prints per-address-space results;
 ``--check`` also replays on the ``list`` oracle and compares final states.
 ``vmalab trace show FILE`` prints the header and op counts.
 """
@@ -16,8 +16,8 @@ import time
 from rich.console import Console
 from rich.table import Table
 
-from ..tracerec import record
-from ..traces import load_trace, replay
+from bench.inputs.tracerec import record
+from bench.inputs.traces import load_trace, replay
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -31,9 +31,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from bench.suites import Case
 from structures import VMA, VMAIndex, make_index
-
-from . import Case
 
 __all__ = [
     "STREAM_LEN",

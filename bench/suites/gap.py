@@ -22,10 +22,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from bench.workloads import gap_lengths, synthetic_layout
-
-from . import Case, SuiteOptions
-from ._common import Lazy, MeasuredCase, base_metadata, build_index, case_name
+from bench.inputs.workloads import gap_lengths, synthetic_layout
+from bench.suites import Case, SuiteOptions
+from bench.suites._common import Lazy, MeasuredCase, base_metadata, build_index, case_name
 
 SUITE = "gap"
 DESCRIPTION = "find_gap bottom-up and top-down for mmap-like lengths"

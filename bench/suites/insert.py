@@ -33,12 +33,11 @@ import random
 import time
 from typing import Any
 
-from bench.workloads import synthetic_layout
+from bench.inputs.workloads import synthetic_layout
+from bench.suites import Case, SuiteOptions
+from bench.suites._common import Lazy, MeasuredCase, base_metadata, case_name, memory_per_vma
 from structures import VMA
 from structures.registry import index_factory
-
-from . import Case, SuiteOptions
-from ._common import Lazy, MeasuredCase, base_metadata, case_name, memory_per_vma
 
 SUITE = "insert"
 DESCRIPTION = "build n VMAs from empty (random/ascending/descending), then remove all"

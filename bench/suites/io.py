@@ -43,10 +43,9 @@ import threading
 import time
 from typing import Any
 
-from structures.rangelock import RangeLock
-from structures.rwsem import RWSemaphore
-
-from . import Case, SuiteOptions
+from bench.suites import Case, SuiteOptions
+from structures.locks.rangelock import RangeLock
+from structures.locks.rwsem import RWSemaphore
 
 SUITE = "io"
 DESCRIPTION = "seed's fio experiment: T threads of pwrite+pread+digest on disjoint file regions under rwsem/range/ideal"

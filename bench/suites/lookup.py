@@ -6,7 +6,7 @@ Each benchmark times ``STREAM_LEN`` (2,048) calls of one read method,
 ``idx.find(addr)`` (``find_vma``) or ``idx.lookup(addr)`` (``vma_lookup``),
 over a pre-built address stream on an index pre-built in address order (as
 ``fork``'s ``dup_mmap`` builds one) from ``synthetic_layout(n, seed)``.
-pyperf reports the time per call.  Streams (``bench.workloads``):
+pyperf reports the time per call.  Streams (``bench.inputs.workloads``):
 
 * ``uniform``  -- a uniform VMA, a uniform byte inside it: every call walks to
   a random place, the pure depth-vs-pointer-chasing question;
@@ -28,10 +28,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from bench.workloads import STREAMS, make_stream, synthetic_layout
-
-from . import Case, SuiteOptions
-from ._common import (
+from bench.inputs.workloads import STREAMS, make_stream, synthetic_layout
+from bench.suites import Case, SuiteOptions
+from bench.suites._common import (
     STREAM_LEN,
     Lazy,
     MeasuredCase,

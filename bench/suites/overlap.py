@@ -20,10 +20,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from bench.workloads import range_stream, synthetic_layout
-
-from . import Case, SuiteOptions
-from ._common import Lazy, MeasuredCase, base_metadata, build_index, case_name
+from bench.inputs.workloads import range_stream, synthetic_layout
+from bench.suites import Case, SuiteOptions
+from bench.suites._common import Lazy, MeasuredCase, base_metadata, build_index, case_name
 
 SUITE = "overlap"
 DESCRIPTION = "intersection/overlapping for ranges meeting 0, 1 and 8 VMAs"

@@ -31,11 +31,10 @@ import threading
 import time
 from typing import Any
 
-from structures.rangelock import RangeLock
-from structures.rwsem import RWSemaphore
+from bench.suites import Case, SuiteOptions
+from structures.locks.rangelock import RangeLock
+from structures.locks.rwsem import RWSemaphore
 from structures.vma import PAGE_SIZE, TASK_SIZE
-
-from . import Case, SuiteOptions
 
 SUITE = "rangelock"
 DESCRIPTION = "uncontended acquire+release: RangeLock vs RWSemaphore vs threading.Lock, small/full range, 0/1000 held"

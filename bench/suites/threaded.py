@@ -85,14 +85,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from bench.suites import Case, SuiteOptions
+from bench.suites._common import Lazy, MeasuredCase
 from structures import MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PAGE_SIZE, VMA, available_backends, make_index
-from structures.mm import _ZAP_SCAN_LIMIT, AddressSpace
-from structures.mm_policy import POLICIES as MM_POLICIES
-from structures.mm_policy import LockPolicy
-from structures.rwsem import RWSemaphore
-
-from . import Case, SuiteOptions
-from ._common import Lazy, MeasuredCase
+from structures.locks.rwsem import RWSemaphore
+from structures.mm.address_space import _ZAP_SCAN_LIMIT, AddressSpace
+from structures.mm.policy import POLICIES as MM_POLICIES
+from structures.mm.policy import LockPolicy
 
 SUITE = "threaded"
 DESCRIPTION = "fault threads + a mapper on an AddressSpace (full/range/vma/ideal); readers and writers on an index"

@@ -14,7 +14,7 @@ Op mix
   (``find``), the rest mmap/munmap/mprotect/mremap/brk (``replace`` windows);
   ``gcc-hello`` = 4.3k events over 5 processes (fork/vfork + exec);
   ``git-log-status`` = 0.8k events, threads sharing one space.
-* ``bench/maps/*.maps`` (``bench.traces.snapshot_trace``): every VMA mapped
+* ``bench/maps/*.maps`` (``bench.inputs.traces.snapshot_trace``): every VMA mapped
   ``MAP_FIXED`` in address order (ascending inserts + merges), one fault on
   the first and the last page of each, then every VMA unmapped.
 
@@ -42,10 +42,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..maps import load_snapshot
-from ..traces import Trace, load_trace, read_header, replay, snapshot_trace
-from . import Case, SuiteOptions
-from ._common import Lazy, MeasuredCase, case_name
+from bench.inputs.maps import load_snapshot
+from bench.inputs.traces import Trace, load_trace, read_header, replay, snapshot_trace
+from bench.suites import Case, SuiteOptions
+from bench.suites._common import Lazy, MeasuredCase, case_name
 
 SUITE = "trace"
 DESCRIPTION = "real program traces (strace+perf) and /proc/PID/maps snapshots replayed through AddressSpace"
@@ -124,7 +124,7 @@ def _case(path: Path, n: int, backend: str, policy: str, seed: int) -> Case:
 
 def cases(opts: SuiteOptions) -> list[Case]:
     policy = str(opts.extra.get("policy", "range"))
-    from structures.mm_policy import POLICIES
+    from structures.mm.policy import POLICIES
 
     if policy not in POLICIES:
         raise ValueError(f"trace: unknown policy {policy!r}; known: {', '.join(POLICIES)}")

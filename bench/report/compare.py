@@ -1,0 +1,403 @@
+"""Comparison of pyperf results: a pivot of benchmarks into rows x columns, with ratios and significance.
+
+Invariant
+---------
+Computing is separate from rendering: this module turns pyperf suites into a
+``Comparison`` (plain data: rows, cells, summaries) and never prints;
+``bench.report.render`` draws it.  The pivot is a parameter, so every suite reuses
+the same code: by default rows are workloads ``(suite, op, stream, n)`` read
+from each benchmark's metadata, columns are ``backend``; a threaded suite can
+pivot rows on ``threads`` and columns on ``policy``.  For every cell:
+
+* ``ratio`` = how many times better than the baseline cell of its row
+  (``baseline_mean / mean`` for times; ``mean / baseline_mean`` when
+  ``higher_is_better``), so ratio > 1 always reads "better";
+* ``significant`` = a two-sided Welch t-test at 95 % (pyperf's
+  ``tdist95conf_level`` critical values) between the cell's values and the
+  baseline's; ``None`` when either side has fewer than two values;
+* ``best`` marks the best mean of the row.
+
+Each group (``suite`` by default) gets a geometric-mean-of-ratios summary over
+the rows where both the column and the baseline have a value.
+
+Two or more files holding the *same* benchmark names compare runs
+(before/after): the column becomes the file (``Pivot.column = "file"``) and
+the backend joins the row key.
+
+Layout
+------
+::
+
+    files --load_measurements--> [Measurement(key, column, values, ...)]
+          --compare(pivot, baseline)--> Comparison
+                                          columns ["list", "rbtree", ...]
+                                          rows    [Row(key, group, {col: Cell})]
+                                          summaries {group: {col: geomean ratio}}
+
+API
+---
+``Pivot``, ``Measurement``, ``Cell``, ``Row``, ``Comparison``,
+``load_suites``, ``measurements_from_suite``, ``compare``, ``compare_files``,
+``welch_significant``, ``geometric_mean``, ``natural_key``.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import pyperf
+
+__all__ = [
+    "DEFAULT_PIVOT",
+    "SUITE_ORDER",
+    "Cell",
+    "Comparison",
+    "Measurement",
+    "Pivot",
+    "Row",
+    "compare",
+    "compare_files",
+    "geometric_mean",
+    "load_suites",
+    "measurements_from_suite",
+    "natural_key",
+    "welch_significant",
+]
+
+#: The order suites are listed in (others follow alphabetically).
+SUITE_ORDER = ("lookup", "insert", "overlap", "gap", "trace", "threaded", "rangelock", "io")
+
+
+def _seconds(bench: pyperf.Benchmark) -> list[float]:
+    return list(bench.get_values())
+
+
+@dataclass(frozen=True)
+class Pivot:
+    """How benchmarks become a table: metadata keys for rows, the column, the group, the value."""
+
+    rows: tuple[str, ...] = ("suite", "op", "stream", "n")
+    column: str = "backend"
+    group: str | None = "suite"
+    higher_is_better: bool = False
+    value: Callable[[pyperf.Benchmark], list[float]] = _seconds
+    unit: str = "second"
+    better: str = "faster"
+    worse: str = "slower"
+
+
+DEFAULT_PIVOT = Pivot()
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One benchmark's values, placed by the pivot."""
+
+    name: str
+    key: tuple[Any, ...]
+    group: str
+    column: str
+    values: tuple[float, ...]
+    metadata: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def mean(self) -> float:
+        return statistics.fmean(self.values)
+
+    @property
+    def stdev(self) -> float:
+        return statistics.stdev(self.values) if len(self.values) > 1 else 0.0
+
+
+@dataclass(frozen=True)
+class Cell:
+    mean: float
+    stdev: float
+    nvalues: int
+    ratio: float | None = None  # > 1: better than the baseline
+    significant: bool | None = None
+    best: bool = False
+    baseline: bool = False
+    metadata: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class Row:
+    key: tuple[Any, ...]
+    group: str
+    cells: dict[str, Cell]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    pivot: Pivot
+    columns: tuple[str, ...]
+    baseline: str
+    rows: tuple[Row, ...]
+    summaries: dict[str, dict[str, float | None]]
+    mode: str = "columns"  # "columns" (e.g. backends) or "runs" (files before/after)
+
+    def groups(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for r in self.rows:
+            seen.setdefault(r.group, None)
+        return list(seen)
+
+
+# ----------------------------------------------------------------------
+# statistics
+# ----------------------------------------------------------------------
+def _t_critical(df: float) -> float:
+    try:
+        from pyperf._utils import tdist95conf_level
+
+        return float(tdist95conf_level(max(1, int(df))))
+    except Exception:  # pragma: no cover - pyperf internals moved; the normal approximation
+        return 1.96
+
+
+def welch_significant(a: Sequence[float], b: Sequence[float]) -> bool | None:
+    """Two-sided Welch t-test at 95 %: do the means of ``a`` and ``b`` differ? ``None``: too few values."""
+    if len(a) < 2 or len(b) < 2:
+        return None
+    ma, mb = statistics.fmean(a), statistics.fmean(b)
+    va, vb = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
+    if va + vb == 0.0:
+        return ma != mb
+    t = abs(ma - mb) / math.sqrt(va + vb)
+    df = (va + vb) ** 2 / ((va * va) / (len(a) - 1) + (vb * vb) / (len(b) - 1))
+    return t >= _t_critical(df)
+
+
+def geometric_mean(xs: Iterable[float]) -> float | None:
+    vals = [x for x in xs if x > 0]
+    if not vals:
+        return None
+    return math.exp(statistics.fmean(math.log(x) for x in vals))
+
+
+def natural_key(value: Any) -> tuple[int, Any]:
+    """Sort ints numerically before strings, strings alphabetically."""
+    if isinstance(value, bool):
+        return (1, str(value))
+    if isinstance(value, (int, float)):
+        return (0, value)
+    return (1, str(value))
+
+
+# ----------------------------------------------------------------------
+# loading
+# ----------------------------------------------------------------------
+def load_suites(paths: Sequence[str | Path]) -> list[tuple[str, pyperf.BenchmarkSuite]]:
+    """``(label, suite)`` per file; labels are file stems, made unique."""
+    out: list[tuple[str, pyperf.BenchmarkSuite]] = []
+    used: set[str] = set()
+    for i, p in enumerate(paths):
+        path = Path(p)
+        if not path.exists():
+            raise FileNotFoundError(f"no such result file: {path}")
+        try:
+            suite = pyperf.BenchmarkSuite.load(str(path))
+        except Exception as exc:
+            raise ValueError(f"{path}: not a pyperf result file ({exc})") from exc
+        label = path.name.removesuffix(".gz").removesuffix(".json")
+        if label in used:
+            label = f"{i + 1}:{label}"
+        used.add(label)
+        out.append((label, suite))
+    return out
+
+
+def measurements_from_suite(
+    suite: pyperf.BenchmarkSuite, pivot: Pivot = DEFAULT_PIVOT, *, file_label: str = ""
+) -> list[Measurement]:
+    """One ``Measurement`` per benchmark; pivot keys come from metadata (``"file"`` = the file label)."""
+    out = []
+    for bench in suite.get_benchmarks():
+        md = dict(bench.get_metadata())
+        md.setdefault("file", file_label)
+        md.setdefault("suite", bench.get_name().split("/", 1)[0])
+        values = tuple(pivot.value(bench))
+        if not values:
+            continue
+        key = tuple(md.get(k, "-") for k in pivot.rows)
+        group = str(md.get(pivot.group, "")) if pivot.group else ""
+        out.append(Measurement(bench.get_name(), key, group, str(md.get(pivot.column, "?")), values, md))
+    return out
+
+
+# ----------------------------------------------------------------------
+# the comparison
+# ----------------------------------------------------------------------
+def _group_order(group: str) -> tuple[int, str]:
+    return (SUITE_ORDER.index(group), "") if group in SUITE_ORDER else (len(SUITE_ORDER), group)
+
+
+def compare(
+    measurements: Sequence[Measurement], pivot: Pivot = DEFAULT_PIVOT, baseline: str | None = None
+) -> Comparison:
+    """Pivot ``measurements`` into a ``Comparison`` against ``baseline`` (default: ``list`` or the first column)."""
+    columns: dict[str, None] = {}
+    table: dict[tuple[str, tuple[Any, ...]], dict[str, Measurement]] = {}
+    for m in measurements:
+        columns.setdefault(m.column, None)
+        row = table.setdefault((m.group, m.key), {})
+        if m.column in row:
+            raise ValueError(f"two benchmarks land in one cell: {row[m.column].name!r} and {m.name!r}")
+        row[m.column] = m
+    cols = tuple(columns)
+    if not cols:
+        raise ValueError("no benchmarks to compare")
+    if baseline is None:
+        baseline = "list" if "list" in columns else cols[0]
+    elif baseline not in columns:
+        raise ValueError(f"baseline {baseline!r} is not among the columns: {', '.join(cols)}")
+
+    rows: list[Row] = []
+    for (group, key), found in sorted(
+        table.items(), key=lambda kv: (_group_order(kv[0][0]), tuple(natural_key(x) for x in kv[0][1]))
+    ):
+        base = found.get(baseline)
+        pick = max if pivot.higher_is_better else min
+        best_col = pick(found, key=lambda c: found[c].mean)
+        cells: dict[str, Cell] = {}
+        for col, m in found.items():
+            ratio = sig = None
+            if base is not None and m.mean > 0 and base.mean > 0:
+                ratio = m.mean / base.mean if pivot.higher_is_better else base.mean / m.mean
+                sig = None if col == baseline else welch_significant(m.values, base.values)
+            cells[col] = Cell(
+                m.mean, m.stdev, len(m.values), ratio, sig, best=(col == best_col and len(found) > 1),
+                baseline=(col == baseline), metadata=m.metadata,
+            )  # fmt: skip
+        rows.append(Row(key, group, cells))
+
+    summaries: dict[str, dict[str, float | None]] = {}
+    for group in dict.fromkeys(r.group for r in rows):
+        summaries[group] = {
+            col: geometric_mean(
+                ratio for r in rows if r.group == group and col in r.cells and (ratio := r.cells[col].ratio) is not None
+            )
+            for col in cols
+        }
+    return Comparison(pivot, cols, baseline, tuple(rows), summaries)
+
+
+#: Metadata keys tried first when the pivot's rows put two benchmarks in one cell.
+ROW_KEY_CANDIDATES = ("threads", "policy", "lock", "scenario", "readers", "writers", "stream", "op")
+#: pyperf's own metadata: never a row key.
+_PYPERF_KEYS = frozenset(
+    (
+        "aslr",
+        "boot_time",
+        "command_max_rss",
+        "cpu_affinity",
+        "cpu_config",
+        "cpu_count",
+        "cpu_freq",
+        "cpu_model_name",
+        "cpu_temp",
+        "date",
+        "duration",
+        "hostname",
+        "inner_loops",
+        "load_avg_1min",
+        "loops",
+        "mem_max_rss",
+        "mem_peak_pagefile_usage",
+        "name",
+        "perf_version",
+        "platform",
+        "python_cflags",
+        "python_compiler",
+        "python_config_args",
+        "python_executable",
+        "python_hash_seed",
+        "python_implementation",
+        "python_version",
+        "runnable_threads",
+        "timer",
+        "tracemalloc_peak",
+        "unit",
+        "uptime",
+        "warmups",
+        "calibrate_loops",
+        "recalibrate_loops",
+        "calibrate_warmups",
+        "recalibrate_warmups",
+    )
+)
+
+
+def _disambiguate(loaded: list[tuple[str, pyperf.BenchmarkSuite]], pivot: Pivot) -> Pivot:
+    """Extend ``pivot.rows`` with metadata keys until no two benchmarks share a cell.
+
+    A file can mix suites with different natural pivots (a threaded suite's rows
+    are thread counts); rather than fail, add the keys that tell them apart
+    (``ROW_KEY_CANDIDATES`` first, then any other non-pyperf key, sorted).
+    """
+    metas = [
+        ({**b.get_metadata(), "file": label}, b.get_name()) for label, suite in loaded for b in suite.get_benchmarks()
+    ]
+
+    def collides(p: Pivot) -> bool:
+        seen: set[tuple[Any, ...]] = set()
+        for md, name in metas:
+            cell = (*(md.get(k, "-") for k in p.rows), md.get(p.column, "?"), md.get("suite", name.split("/", 1)[0]))
+            if cell in seen:
+                return True
+            seen.add(cell)
+        return False
+
+    if not collides(pivot):
+        return pivot
+    others = sorted({k for md, _ in metas for k in md} - _PYPERF_KEYS - set(ROW_KEY_CANDIDATES))
+    for key in (*ROW_KEY_CANDIDATES, *others):
+        if key in pivot.rows or key == pivot.column or not any(key in md for md, _ in metas):
+            continue
+        pivot = replace(pivot, rows=(*pivot.rows, key))
+        if not collides(pivot):
+            return pivot
+    return replace(pivot, rows=(*pivot.rows, "name"))
+
+
+def compare_files(
+    paths: Sequence[str | Path],
+    baseline: str | None = None,
+    pivot: Pivot = DEFAULT_PIVOT,
+    keep: Callable[[pyperf.Benchmark], bool] | None = None,
+) -> Comparison:
+    """Compare result files: backends side by side, or runs side by side when files share benchmarks.
+
+    ``keep`` selects the benchmarks to include (default: all)."""
+    loaded = load_suites(paths)
+    if keep is not None:
+        loaded = [
+            (label, pyperf.BenchmarkSuite(kept))
+            for label, suite in loaded
+            if (kept := [b for b in suite.get_benchmarks() if keep(b)])
+        ]
+        if not loaded:
+            raise ValueError("no benchmarks to compare")
+    names: dict[str, int] = {}
+    for _, suite in loaded:
+        for name in suite.get_benchmark_names():
+            names[name] = names.get(name, 0) + 1
+    runs = len(loaded) > 1 and any(c > 1 for c in names.values())
+    if runs:
+        pivot = replace(
+            pivot, column="file", rows=(*pivot.rows, pivot.column) if pivot.column != "file" else pivot.rows
+        )
+        if baseline is None:
+            baseline = loaded[0][0]
+    pivot = _disambiguate(loaded, pivot)
+    ms: list[Measurement] = []
+    for label, suite in loaded:
+        ms.extend(measurements_from_suite(suite, pivot, file_label=label))
+    cmp = compare(ms, pivot, baseline)
+    return replace(cmp, mode="runs") if runs else cmp

@@ -1,0 +1,6 @@
+"""Generic building blocks that know nothing of VMAs' backends or locks.
+
+``rbtree``         the generic augmented red-black tree (``rb_augment_callbacks``)
+``interval_tree``  an interval tree as augmentation callbacks on that core
+``seqcount``       the sequence counter lock-free readers validate against
+"""

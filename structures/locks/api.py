@@ -1,0 +1,173 @@
+"""The lock API every index lock speaks (``RWSemaphore``, ``RangeLock``).
+
+Invariant
+---------
+A ``LockHandle`` is granted at most once and released at most once; a lock
+never hands out a handle that is not granted, and ``release``/``downgrade`` of
+a handle that is not currently held raises ``RuntimeError`` and changes
+nothing.  Timeouts and exceptions (``KeyboardInterrupt`` included) while
+waiting never leave a waiter queued or a range held.
+
+Layout
+------
+::
+
+    LockHandle  write: bool   start, end: [start, end) half-open   state
+                 ^ returned by acquire_*; passed back to release/downgrade
+
+    with lock.read(start, end):   ->  _Guard  -> acquire_read / release
+    with lock.write():            ->  full range [0, TASK_SIZE)
+
+API
+---
+``RangeLockBase`` (abstract: ``_acquire``, ``release``, ``downgrade``,
+``stats``) provides ``read``, ``write``, ``acquire_read``, ``acquire_write``,
+``try_read``, ``try_write``.  ``LockHandle``, ``LockStats``.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from structures.vma import TASK_SIZE, InvalidRangeError, check_range
+
+__all__ = ["LockHandle", "LockStats", "RangeLockBase"]
+
+WAITING, GRANTED, RELEASED, ABANDONED = "waiting", "granted", "released", "abandoned"
+
+
+class LockHandle:
+    """One lock request: its mode, its range and its state."""
+
+    __slots__ = ("__weakref__", "blocking", "end", "gate", "owner", "seq", "start", "state", "write")
+
+    def __init__(self, write: bool, start: int, end: int, owner: object = None) -> None:
+        self.owner = owner  # the lock that handed it out: release() elsewhere is refused
+        self.write = write
+        self.start = start
+        self.end = end
+        self.state = WAITING
+        self.gate: threading.Lock | None = None
+        self.seq = 0
+        self.blocking = 0
+
+    @property
+    def granted(self) -> bool:
+        return self.state == GRANTED
+
+    def __repr__(self) -> str:
+        mode = "write" if self.write else "read"
+        return f"<LockHandle {mode} [{self.start:#x}, {self.end:#x}) {self.state}>"
+
+
+@dataclass
+class LockStats:
+    """Counters a lock keeps (updated under its internal mutex)."""
+
+    acquisitions: int = 0
+    contended: int = 0
+    timeouts: int = 0
+    wait_time: float = 0.0
+    max_wait: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _span(start: int | None, end: int | None) -> tuple[int, int]:
+    if type(start) is int and type(end) is int and 0 <= start < end <= TASK_SIZE:
+        return start, end  # the common case, without the generic validation's calls
+    if start is None and end is None:
+        return 0, TASK_SIZE
+    if start is None or end is None:
+        raise InvalidRangeError("give both start and end, or neither (full range)")
+    return check_range(start, end, aligned=False)
+
+
+class _Guard:
+    """Context manager returned by ``read()``/``write()``."""
+
+    __slots__ = ("_end", "_lock", "_start", "_write", "handle")
+
+    def __init__(self, lock: RangeLockBase, write: bool, start: int, end: int) -> None:
+        self._lock = lock
+        self._write = write
+        self._start = start
+        self._end = end
+        self.handle: LockHandle | None = None
+
+    def __enter__(self) -> LockHandle:
+        h = self._lock._acquire(self._write, self._start, self._end, True, None)
+        assert h is not None
+        self.handle = h
+        return h
+
+    def __exit__(self, *exc: object) -> None:
+        h = self.handle
+        self.handle = None
+        if h is not None:
+            self._lock.release(h)
+
+
+class RangeLockBase(ABC):
+    """Common API of range-capable reader/writer locks."""
+
+    #: False for locks that treat every range as the full range (rwsem)
+    ranged: bool = True
+
+    def read(self, start: int | None = None, end: int | None = None) -> _Guard:
+        """``with lock.read(start, end):`` — no arguments = the full range."""
+        s, e = _span(start, end)
+        return _Guard(self, False, s, e)
+
+    def write(self, start: int | None = None, end: int | None = None) -> _Guard:
+        """``with lock.write(start, end):`` — no arguments = the full range."""
+        s, e = _span(start, end)
+        return _Guard(self, True, s, e)
+
+    def acquire_read(
+        self, start: int | None = None, end: int | None = None, timeout: float | None = None, blocking: bool = True
+    ) -> LockHandle | None:
+        """Take ``[start, end)`` shared; the handle, or ``None`` on timeout / would block."""
+        s, e = _span(start, end)
+        return self._acquire(False, s, e, blocking, _timeout(timeout))
+
+    def acquire_write(
+        self, start: int | None = None, end: int | None = None, timeout: float | None = None, blocking: bool = True
+    ) -> LockHandle | None:
+        """Take ``[start, end)`` exclusive; the handle, or ``None`` on timeout / would block."""
+        s, e = _span(start, end)
+        return self._acquire(True, s, e, blocking, _timeout(timeout))
+
+    def try_read(self, start: int | None = None, end: int | None = None) -> LockHandle | None:
+        return self.acquire_read(start, end, blocking=False)
+
+    def try_write(self, start: int | None = None, end: int | None = None) -> LockHandle | None:
+        return self.acquire_write(start, end, blocking=False)
+
+    @abstractmethod
+    def _acquire(
+        self, write: bool, start: int, end: int, blocking: bool, timeout: float | None
+    ) -> LockHandle | None: ...
+
+    @abstractmethod
+    def release(self, handle: LockHandle) -> None: ...
+
+    @abstractmethod
+    def downgrade(self, handle: LockHandle) -> None: ...
+
+    @abstractmethod
+    def stats(self) -> dict[str, Any]: ...
+
+
+def _timeout(timeout: float | None) -> float | None:
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+        raise InvalidRangeError(f"timeout must be a number of seconds or None, got {timeout!r}")
+    if timeout < 0:
+        raise InvalidRangeError(f"timeout={timeout} must not be negative")
+    return float(timeout)

@@ -1,0 +1,190 @@
+"""``RWSemaphore``: a FIFO reader/writer semaphore — the ``mmap_sem`` baseline.
+
+Invariant
+---------
+At any instant either one writer holds the lock, or any number of readers do,
+or nobody.  Waiters are served strictly in arrival order: a queued writer
+blocks every reader that arrives after it (writer preference, so writers never
+starve), and when the head of the queue is a run of readers they are granted
+together (readers never starve either).  Ranges passed to ``read``/``write``
+are validated and recorded on the handle but the semaphore treats every
+request as the full range — that is what ``mmap_sem`` did.
+
+Layout
+------
+::
+
+    _mutex ── guards ──> _readers  (granted readers)
+                         _writer   (a writer holds it)
+                         _queue    deque[LockHandle]  FIFO of waiters
+                                   each waiter sleeps on its own gate
+                                   (a pre-acquired threading.Lock):
+                                   no polling, no broadcast wake-ups
+
+    grant(head):  writer  iff no writer and no readers
+                  reader  iff no writer      (then try the next head)
+
+API
+---
+``RWSemaphore()`` with the ``RangeLockBase`` API: ``read``, ``write``,
+``acquire_read``, ``acquire_write``, ``try_read``, ``try_write``, ``release``,
+``downgrade``, ``stats``; plus ``held()`` and ``waiting()`` for tests.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from time import monotonic
+from typing import Any
+
+from structures.locks.api import ABANDONED, GRANTED, RELEASED, LockHandle, LockStats, RangeLockBase
+
+__all__ = ["RWSemaphore"]
+
+
+class RWSemaphore(RangeLockBase):
+    """FIFO reader/writer semaphore; every range is the full range."""
+
+    ranged = False
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._readers = 0
+        self._writer = False
+        self._queue: deque[LockHandle] = deque()
+        self._stats = LockStats()
+
+    def _can_grant(self, write: bool) -> bool:
+        if write:
+            return not self._writer and self._readers == 0
+        return not self._writer
+
+    def _grant(self, h: LockHandle) -> None:
+        if h.write:
+            self._writer = True
+        else:
+            self._readers += 1
+        h.state = GRANTED
+
+    def _wake(self) -> None:
+        """Grant from the head of the queue while possible (mutex held)."""
+        q = self._queue
+        while q and self._can_grant(q[0].write):
+            h = q.popleft()
+            self._grant(h)
+            assert h.gate is not None
+            h.gate.release()
+            if h.write:
+                break
+
+    def _acquire(self, write: bool, start: int, end: int, blocking: bool, timeout: float | None) -> LockHandle | None:
+        h = LockHandle(write, start, end, self)
+        with self._mutex:
+            # fast path inlined (_can_grant + _grant): 2.3 -> 1.4 us per acquire+release here
+            if not self._queue and not self._writer and (not write or not self._readers):
+                if write:
+                    self._writer = True
+                else:
+                    self._readers += 1
+                h.state = GRANTED
+                self._stats.acquisitions += 1
+                return h
+            if not blocking:
+                return None
+            gate = threading.Lock()
+            gate.acquire()
+            h.gate = gate
+            self._queue.append(h)
+            self._stats.contended += 1
+        t0 = monotonic()
+        try:
+            got = gate.acquire(timeout=-1 if timeout is None else timeout)
+        except BaseException:  # interrupted while waiting: leave no trace, then re-raise
+            with self._mutex:
+                if h.state == GRANTED:
+                    self._drop(h)
+                else:
+                    self._abandon(h)
+            raise
+        if not got:
+            with self._mutex:
+                if h.state == GRANTED:
+                    got = True  # granted in the race window after the timeout: we hold it
+                else:
+                    self._abandon(h)
+        waited = monotonic() - t0
+        with self._mutex:
+            st = self._stats
+            st.wait_time += waited
+            if waited > st.max_wait:
+                st.max_wait = waited
+            if got:
+                st.acquisitions += 1
+        return h if got else None
+
+    def _abandon(self, h: LockHandle) -> None:
+        """Take a waiter out of the queue (mutex held)."""
+        self._queue.remove(h)
+        h.state = ABANDONED
+        self._stats.timeouts += 1
+        self._wake()  # we may have been the writer blocking the readers behind us
+
+    def _drop(self, h: LockHandle) -> None:
+        """Release a granted handle (mutex held)."""
+        if h.write:
+            self._writer = False
+        else:
+            self._readers -= 1
+        h.state = RELEASED
+        self._wake()
+
+    def release(self, handle: LockHandle) -> None:
+        """Release a granted handle (``RuntimeError`` if it is not held)."""
+        with self._mutex:
+            if type(handle) is not LockHandle or handle.owner is not self or handle.state is not GRANTED:
+                raise RuntimeError(f"release of a lock handle that is not held: {handle!r}")
+            if handle.write:
+                self._writer = False
+            else:
+                self._readers -= 1
+            handle.state = RELEASED
+            if self._queue:
+                self._wake()
+
+    def downgrade(self, handle: LockHandle) -> None:
+        """Turn a held write handle into a read handle, admitting queued readers."""
+        with self._mutex:
+            if (
+                type(handle) is not LockHandle
+                or handle.owner is not self
+                or handle.state != GRANTED
+                or not handle.write
+            ):
+                raise RuntimeError(f"downgrade needs a held write handle, got {handle!r}")
+            handle.write = False
+            self._writer = False
+            self._readers += 1
+            self._wake()
+
+    def held(self) -> tuple[int, bool]:
+        """(granted readers, writer held)."""
+        with self._mutex:
+            return self._readers, self._writer
+
+    def waiting(self) -> int:
+        with self._mutex:
+            return len(self._queue)
+
+    def stats(self) -> dict[str, Any]:
+        with self._mutex:
+            d = self._stats.as_dict()
+            d["waiting"] = len(self._queue)
+            d["readers"] = self._readers
+            d["writer"] = self._writer
+            return d
+
+    def __repr__(self) -> str:
+        r, w = self.held()
+        return f"<RWSemaphore readers={r} writer={w} waiting={self.waiting()}>"
+

@@ -1,0 +1,273 @@
+"""Lock policies of ``AddressSpace``: what each operation locks (``full``, ``range``, ``vma``).
+
+Invariant
+---------
+Whatever the policy, a VMA is only ever changed (split, merged, removed,
+created) by a thread that holds, for write, a lock range covering the *whole*
+extent of every VMA it changes and of every VMA it creates; and a page fault
+reads its VMA only while holding something that conflicts with such a writer.
+Hence the VMAs meeting a write-locked span are stable while it is held, and
+the VMA a fault sees cannot change under it.
+
+=========  =============================================  ====================================
+policy     mutation (mmap / munmap / mprotect / brk)      page fault
+=========  =============================================  ====================================
+``full``   mmap lock, whole range, write                  mmap lock, whole range, read
+``range``  write-lock the hull of the VMAs the window      read-lock just the faulting page
+           meets (found lock-free), re-check the hull
+           under the lock, retry if it grew (``retries``)
+``vma``    mmap lock for write; write-mark each VMA it    look the VMA up lock-free, try-read
+           changes (waits for its readers), new VMAs      its own lock, re-check seq + that it
+           born marked; unlock = ``mm_lock_seq += 1``     still covers addr; else fall back to
+                                                          the mmap lock (``fallbacks``)
+=========  =============================================  ====================================
+
+Layout
+------
+::
+
+    LockPolicy(mm)            lock = mm.index.lock (the mmap lock)
+      mutate(query, apply)    query() -> (lo, hi, arg): the byte window the op reads
+                              apply(arg) -> result, run with the window's VMAs stable;
+                              may raise _Retry (an optimistic placement went stale)
+      commit(old, new)        index.replace(old, new) (+ per-VMA write marks for ``vma``)
+      fault(addr, write)      -> VMA
+
+    VmaPolicy._vl : id(vma) -> _VmaLock(vma, seq, rw: RWSemaphore, detached)
+                    an entry exists for every VMA in the index, except while a
+                    writer holding the mmap lock is replacing it; no entry = locked
+
+API
+---
+``make_policy(name_or_class, mm)``, ``POLICIES``; classes ``FullPolicy``,
+``RangePolicy``, ``VmaPolicy``; each has ``mutate``, ``commit``, ``fault``,
+``count``, ``stats``, ``check``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from structures.locks.rwsem import RWSemaphore
+from structures.vma import PAGE_SIZE, VMA, InvalidRangeError, InvariantError
+
+if TYPE_CHECKING:
+    from structures.mm.address_space import AddressSpace
+
+__all__ = ["POLICIES", "FullPolicy", "LockPolicy", "RangePolicy", "VmaPolicy", "make_policy"]
+
+Query = Callable[[], tuple[int, int, Any]]
+Apply = Callable[[Any], Any]
+
+
+class LockPolicy:
+    """Base: counters and the plain commit; subclasses decide the locking."""
+
+    name: ClassVar[str] = ""
+
+    def __init__(self, mm: AddressSpace) -> None:
+        self.mm = mm
+        self.index = mm.index
+        self.lock = mm.index.lock
+        self._counter_mutex = threading.Lock()
+        self._counts: dict[str, int] = {
+            "faults": 0, "mmaps": 0, "munmaps": 0, "mprotects": 0, "brks": 0, "retries": 0, "fallbacks": 0,
+        }
+
+    def count(self, key: str, n: int = 1) -> None:
+        with self._counter_mutex:
+            self._counts[key] = self._counts.get(key, 0) + n
+
+    def stats(self) -> dict[str, int]:
+        with self._counter_mutex:
+            return dict(self._counts)
+
+    def mutate(self, query: Query, apply: Apply) -> Any:
+        raise NotImplementedError
+
+    def fault(self, addr: int, write: bool) -> VMA:
+        raise NotImplementedError
+
+    def commit(self, old: list[VMA], new: list[VMA]) -> None:
+        self.index.replace(old, new)
+
+    def check(self, vmas: list[VMA]) -> None:
+        """Policy-specific invariants (called quiescent, the mmap lock held for write)."""
+
+    def _retrying(self, query: Query, apply: Apply) -> Any:
+        """Run ``apply`` with the whole-range write lock held; a stale choice is re-made."""
+        from structures.mm.address_space import _Retry
+
+        while True:
+            _, _, arg = query()
+            try:
+                return apply(arg)
+            except _Retry:
+                self.count("retries")
+
+
+class FullPolicy(LockPolicy):
+    """``mmap_sem``: every mutation writes the whole range, every fault reads it."""
+
+    name = "full"
+
+    def mutate(self, query: Query, apply: Apply) -> Any:
+        with self.lock.write():
+            return self._retrying(query, apply)
+
+    def fault(self, addr: int, write: bool) -> VMA:
+        with self.lock.read():
+            vma = self.mm._fault_locked(addr, write)
+        self.count("faults")
+        return vma
+
+
+class RangePolicy(LockPolicy):
+    """Lock only what an operation can touch; validate after locking, retry if the span grew."""
+
+    name = "range"
+
+    def _hull(self, lo: int, hi: int) -> tuple[int, int]:
+        vs = self.index.overlapping(lo, hi)
+        if vs:
+            return min(lo, vs[0].start), max(hi, vs[-1].end)
+        return lo, hi
+
+    def mutate(self, query: Query, apply: Apply) -> Any:
+        from structures.mm.address_space import _Retry
+
+        lock = self.lock
+        while True:
+            lo, hi, arg = query()  # optimistic, lock-free
+            ls, le = self._hull(lo, hi)
+            h = lock.acquire_write(ls, le)
+            try:
+                hs, he = self._hull(lo, hi)  # stable now: nobody else may change VMAs meeting [ls, le)
+                if ls <= hs and he <= le:
+                    try:
+                        return apply(arg)
+                    except _Retry:
+                        pass
+            finally:
+                lock.release(h)
+            self.count("retries")
+
+    def fault(self, addr: int, write: bool) -> VMA:
+        page = addr & ~(PAGE_SIZE - 1)
+        lock = self.lock
+        h = lock.acquire_read(page, page + PAGE_SIZE)
+        try:
+            vma = self.mm._fault_locked(addr, write)
+        finally:
+            lock.release(h)
+        self.count("faults")
+        return vma
+
+
+class _VmaLock:
+    """Per-VMA lock state (``vm_lock``, ``vm_lock_seq``, ``detached``)."""
+
+    __slots__ = ("detached", "rw", "seq", "vma")
+
+    def __init__(self, vma: VMA, seq: int) -> None:
+        self.vma = vma
+        self.seq = seq
+        self.rw = RWSemaphore()
+        self.detached = False
+
+
+class VmaPolicy(LockPolicy):
+    """Linux 6.4 per-VMA locks: faults bypass the mmap lock; mutations write-mark what they change."""
+
+    name = "vma"
+
+    def __init__(self, mm: AddressSpace) -> None:
+        super().__init__(mm)
+        self._mm_seq = 0  # mm_lock_seq: changed only with the mmap lock held for write
+        self._vl: dict[int, _VmaLock] = {}
+        with self.lock.write():
+            for v in self.index.to_list():  # VMAs already in the index start unlocked
+                self._vl[id(v)] = _VmaLock(v, -1)
+
+    def mutate(self, query: Query, apply: Apply) -> Any:
+        h = self.lock.acquire_write()
+        try:
+            return self._retrying(query, apply)
+        finally:
+            self._mm_seq += 1  # vma_end_write_all(): every VMA marked under this lock is free again
+            self.lock.release(h)
+
+    def _mark(self, v: VMA) -> None:
+        """``vma_start_write``: wait for the VMA's readers, then mark it locked for this writer."""
+        e = self._vl.get(id(v))
+        if e is None or e.vma is not v or e.seq == self._mm_seq:
+            return
+        h = e.rw.acquire_write()
+        assert h is not None
+        e.seq = self._mm_seq
+        e.rw.release(h)
+
+    def commit(self, old: list[VMA], new: list[VMA]) -> None:
+        for v in old:
+            self._mark(v)
+        self.index.replace(old, new)
+        vl = self._vl
+        for v in old:
+            e = vl.pop(id(v), None)
+            if e is not None:
+                e.detached = True
+        for v in new:
+            vl[id(v)] = _VmaLock(v, self._mm_seq)  # born write-locked until the mmap lock drops
+
+    def fault(self, addr: int, write: bool) -> VMA:
+        idx = self.index
+        v = idx.lookup(addr)  # lock_vma_under_rcu: lock-free walk
+        if v is not None:
+            e = self._vl.get(id(v))
+            if e is not None and e.vma is v and e.seq != self._mm_seq:
+                h = e.rw.try_read()
+                if h is not None:
+                    try:
+                        # a writer marks (seq) before it replaces; the second lookup catches a
+                        # writer that already finished and detached this VMA
+                        if e.seq != self._mm_seq and not e.detached and idx.lookup(addr) is v:
+                            vma = self.mm._fault_in(v, addr, write)
+                            self.count("faults")
+                            return vma
+                    finally:
+                        e.rw.release(h)
+        self.count("fallbacks")
+        with self.lock.read():
+            vma = self.mm._fault_locked(addr, write)
+        self.count("faults")
+        return vma
+
+    def check(self, vmas: list[VMA]) -> None:
+        ids = {id(v): v for v in vmas}
+        for key, e in self._vl.items():
+            if key not in ids or ids[key] is not e.vma:
+                raise InvariantError(f"mm[vma]: lock entry for {e.vma!r} but the VMA is not in the index")
+            if e.detached:
+                raise InvariantError(f"mm[vma]: lock entry for {e.vma!r} is detached but still listed")
+            if e.seq == self._mm_seq:
+                raise InvariantError(f"mm[vma]: {e.vma!r} still write-marked with no writer")
+        for key, v in ids.items():
+            if key not in self._vl:
+                raise InvariantError(f"mm[vma]: {v!r} has no lock entry")
+
+
+POLICIES: dict[str, type[LockPolicy]] = {"full": FullPolicy, "range": RangePolicy, "vma": VmaPolicy}
+
+
+def make_policy(name: str | type[LockPolicy], mm: AddressSpace) -> LockPolicy:
+    """The policy called ``name`` for ``mm``, or an instance of ``name`` when it is a ``LockPolicy`` class
+    (a benchmark's own policy, e.g. the ``threaded`` suite's per-thread-lock ceiling)."""
+    if isinstance(name, type) and issubclass(name, LockPolicy):
+        return name(mm)
+    try:
+        cls = POLICIES[name]
+    except (KeyError, TypeError):
+        raise InvalidRangeError(f"unknown lock policy {name!r}; known: {', '.join(POLICIES)}") from None
+    return cls(mm)

@@ -1,0 +1,443 @@
+"""Tests of the xarray-like radix tree backend (structures/xarray.py)."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import sys
+import threading
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from structures import make_index
+from structures.backends.list import ListIndex
+from structures.backends.xarray.index import XA_MARK_0, XA_MARK_1, XANode, XArrayIndex, XASibling, _Torn, blocks_of
+from structures.vma import PAGE_SIZE, TASK_SIZE, VMA, InvariantError, NotMappedError, OverlapError
+
+P = PAGE_SIZE
+
+
+def pages(first: int, n: int, **kw: object) -> VMA:
+    return VMA(first * P, (first + n) * P, **kw)  # type: ignore[arg-type]
+
+
+def build(vmas: list[VMA], chunk_shift: int = 6) -> XArrayIndex:
+    idx = XArrayIndex(chunk_shift=chunk_shift)
+    for v in vmas:
+        idx.insert(v)
+        idx.check()
+    return idx
+
+
+# ----------------------------------------------------------------------
+# block decomposition
+# ----------------------------------------------------------------------
+@given(st.integers(0, 1 << 20), st.integers(1, 1 << 12))
+@settings(max_examples=200, deadline=None)
+def test_blocks_are_minimal_aligned_cover(first: int, n: int) -> None:
+    blocks = blocks_of(first, first + n)
+    pos = first
+    for index, order in blocks:
+        assert index == pos and index % (1 << order) == 0
+        pos += 1 << order
+    assert pos == first + n
+    # minimal: no two neighbours of equal order could merge into one aligned block
+    for (i, k), (_j, k2) in itertools.pairwise(blocks):
+        assert not (k == k2 and i % (1 << (k + 1)) == 0)
+    assert len(blocks) <= 2 * n.bit_length()
+
+
+def test_blocks_examples() -> None:
+    assert blocks_of(5, 18) == [(5, 0), (6, 1), (8, 3), (16, 1)]
+    assert blocks_of(0, 64) == [(0, 6)]
+    assert blocks_of(3, 4) == [(3, 0)]
+
+
+# ----------------------------------------------------------------------
+# structure: multi-index entries, deep trees, growth and shrink
+# ----------------------------------------------------------------------
+@pytest.mark.parametrize("chunk_shift", [2, 3])
+def test_straddling_vma_blocks_and_every_page(chunk_shift: int) -> None:
+    # pages 5..17 straddle leaf and level-1 node boundaries for C=2 and C=3
+    v = pages(5, 13)
+    idx = build([v], chunk_shift)
+    st_ = idx.stats()
+    assert st_["blocks"] == len(blocks_of(5, 18)) == 4
+    assert st_["height"] >= 2
+    for p in range(0, 40):
+        want = v if 5 <= p < 18 else None
+        assert idx.lookup(p * P) is want
+        assert idx.lookup(p * P + 123) is want
+    assert idx.find(0) is v and idx.find(18 * P) is None
+    assert idx.find_prev(18 * P) is v and idx.find_prev(17 * P) is None
+
+
+def test_sibling_slots_point_to_canonical() -> None:
+    # an order-4 block with C=3 lives at shift 3 as a canonical slot plus one sibling
+    idx = build([pages(16, 16)], chunk_shift=3)
+    root = idx._root
+    assert root is not None and root.shift == 3
+    assert root.slots[2] == pages(16, 16)
+    sib = root.slots[3]
+    assert type(sib) is XASibling and sib.offset == 2 and sib.vma is root.slots[2]
+    assert root.count == 2 and root.present == 0b1100 and root.full == 0b1100
+
+
+def test_height_grows_and_shrinks_and_nodes_are_freed() -> None:
+    idx = XArrayIndex(chunk_shift=2)
+    low = pages(1, 1)
+    idx.insert(low)
+    assert idx.stats()["height"] == 1 and idx.stats()["nodes"] == 1
+    high = pages(1 << 20, 1)
+    idx.insert(high)
+    idx.check()
+    h = idx.stats()["height"]
+    assert h == 11  # page 2**20 needs 21 index bits: ceil(21 / 2) levels
+    assert idx.lookup(high.start) == high and idx.lookup(low.start) == low
+    idx.remove(high)
+    idx.check()
+    assert idx.stats()["height"] == 1 and idx.stats()["nodes"] == 1
+    idx.remove(low)
+    idx.check()
+    assert idx.stats()["height"] == 0 and idx.stats()["nodes"] == 0 and idx._root is None
+
+
+def test_empty_nodes_freed_at_once_and_dead() -> None:
+    idx = build([pages(0, 1), pages(1000, 3)], chunk_shift=2)
+    leaf = idx._root
+    while leaf is not None and leaf.shift:
+        leaf = next(x for x in reversed(leaf.slots) if type(x) is XANode)
+    assert leaf is not None
+    before = idx.stats()["nodes"]
+    idx.remove(pages(1000, 3))
+    idx.check()
+    assert leaf.dead
+    assert idx.stats()["nodes"] < before
+    # a walk that starts in the dead node restarts instead of trusting stale links
+    with pytest.raises(_Torn):
+        idx._scan_fwd_from(leaf, 3, 1003, -2)
+
+
+def test_top_of_address_space() -> None:
+    top = VMA(TASK_SIZE - 5 * P, TASK_SIZE)
+    idx = build([pages(0, 1), top])
+    assert idx.lookup(TASK_SIZE - 1) == top
+    assert idx.find(TASK_SIZE - 6 * P) == top
+    assert idx.find_prev(TASK_SIZE) == top
+    assert idx.find_gap(P, top_down=True) == TASK_SIZE - 6 * P
+    assert idx.find_gap(5 * P, low=TASK_SIZE - 5 * P) is None
+    assert list(idx) == [pages(0, 1), top]
+
+
+def test_probe_counts_nodes_on_the_path() -> None:
+    idx = build([pages(5, 13)], chunk_shift=2)
+    assert idx.probe(5 * P) == idx.stats()["height"]  # order-0 block: down to a leaf
+    assert idx.probe(8 * P) == idx.stats()["height"] - 1  # order-3 block at shift 2
+    assert XArrayIndex().probe(0) == 0
+
+
+def test_stats_keys() -> None:
+    idx = build([pages(5, 13), pages(128, 64)])
+    s = idx.stats()
+    for key in ("vmas", "height", "nodes", "bytes", "slots_used", "blocks", "blocks_per_vma", "restarts"):
+        assert key in s
+    assert s["vmas"] == 2 and s["blocks"] == 5 and s["blocks_per_vma"] == 2.5
+    assert s["slots_used"] >= 13 + 1 and s["bytes"] > 0
+
+
+def test_insert_overlap_and_remove_missing_change_nothing() -> None:
+    idx = build([pages(10, 10)], chunk_shift=2)
+    before = idx.stats()
+    with pytest.raises(OverlapError):
+        idx.insert(pages(19, 5))
+    with pytest.raises(NotMappedError):
+        idx.remove(pages(10, 9))
+    idx.check()
+    assert idx.stats() == before
+
+
+# ----------------------------------------------------------------------
+# marks
+# ----------------------------------------------------------------------
+def test_marks_set_find_clear_and_propagate() -> None:
+    a, b, c = pages(5, 13), pages(300, 70), pages(5000, 1)
+    idx = build([a, b, c], chunk_shift=2)
+    assert idx.find_marked() is None
+    assert idx.set_mark(310 * P) == b
+    idx.check()  # propagation recomputed from scratch
+    assert idx.get_mark(b.start) and idx.get_mark(b.end - 1) and not idx.get_mark(a.start)
+    assert not idx.get_mark(b.start, XA_MARK_1)
+    assert idx.find_marked() == b
+    assert idx.find_marked(0, b.start) is None
+    assert idx.find_marked(b.end - 1) == b  # starting inside a sibling/later block
+    assert idx.find_marked(b.end) is None
+    root = idx._root
+    assert root is not None and root.marks[XA_MARK_0] and not root.marks[XA_MARK_1]
+    idx.set_mark(c.start)
+    assert idx.find_marked(b.end) == c
+    idx.clear_mark(b.start + P)
+    idx.check()
+    assert idx.find_marked() == c
+    idx.remove(c)
+    idx.check()
+    assert idx.find_marked() is None and idx._root is not None and not idx._root.marks[XA_MARK_0]
+    with pytest.raises(NotMappedError):
+        idx.set_mark(0)
+    with pytest.raises(ValueError):
+        idx.set_mark(a.start, 7)
+
+
+# ----------------------------------------------------------------------
+# check() catches corruption, naming node and slot
+# ----------------------------------------------------------------------
+def _leaf(idx: XArrayIndex) -> XANode:
+    node = idx._root
+    assert node is not None
+    while node.shift:
+        node = next(x for x in node.slots if type(x) is XANode)
+    return node
+
+
+@pytest.mark.parametrize(
+    "corrupt, words",
+    [
+        (lambda n: setattr(n, "count", n.count + 1), "count"),
+        (lambda n: setattr(n, "present", n.present ^ 0b1000), "present"),
+        (lambda n: setattr(n, "full", 0), "full"),
+        (lambda n: n.marks.__setitem__(0, 1 << 3), "mark"),
+        (lambda n: setattr(n, "offset", n.offset + 1), "offset"),
+        (lambda n: n.slots.__setitem__(3, n.slots[1]), "slots"),
+    ],
+)
+def test_check_detects_corruption(corrupt: object, words: str) -> None:
+    idx = build([pages(1, 2), pages(40, 9)], chunk_shift=2)
+    corrupt(_leaf(idx))  # type: ignore[operator]
+    with pytest.raises(InvariantError, match="node shift=") as err:
+        idx.check()
+    assert words in str(err.value)
+
+
+def test_check_detects_non_minimal_height() -> None:
+    idx = build([pages(1, 1), pages(1 << 10, 1)], chunk_shift=2)
+    idx.remove(pages(1 << 10, 1))
+    root = XANode(idx._root.shift + 2, 0, None, 2)  # type: ignore[union-attr]
+    old = idx._root
+    assert old is not None
+    root.slots[0], root.count, root.present = old, 1, 1
+    old.parent = root
+    idx._root = root
+    with pytest.raises(InvariantError, match="height"):
+        idx.check()
+
+
+# ----------------------------------------------------------------------
+# differential tests against the list oracle
+# ----------------------------------------------------------------------
+def _compare(x: XArrayIndex, ref: ListIndex, rnd: random.Random, span: int) -> None:
+    x.check()
+    assert list(x) == list(ref) and len(x) == len(ref)
+    for _ in range(15):
+        a = rnd.randrange(span * P) if rnd.random() < 0.95 else rnd.randrange(TASK_SIZE)
+        assert x.lookup(a) == ref.lookup(a)
+        assert x.find(a) == ref.find(a)
+        assert x.find_prev(a) == ref.find_prev(a)
+        e = min(TASK_SIZE, a + rnd.randint(1, 80) * P)
+        assert x.overlapping(a, e) == ref.overlapping(a, e)
+        assert x.intersection(a, e) == ref.intersection(a, e)
+        length = rnd.randint(1, 48) * P
+        low = rnd.randrange(span) * P
+        high = TASK_SIZE if rnd.random() < 0.2 else min(TASK_SIZE, low + rnd.randint(1, span) * P)
+        for top_down in (False, True):
+            assert x.find_gap(length, low, high, top_down) == ref.find_gap(length, low, high, top_down)
+
+
+@pytest.mark.parametrize("chunk_shift", [2, 3, 6])
+@pytest.mark.parametrize("seed", range(3))
+def test_randomized_differential(chunk_shift: int, seed: int) -> None:
+    rnd = random.Random(seed * 31 + chunk_shift)
+    span = 1 << 11
+    x, ref = XArrayIndex(chunk_shift=chunk_shift), ListIndex()
+    for _ in range(150):
+        if rnd.random() < 0.6 or not len(ref):
+            s = rnd.randrange(span)
+            v = pages(s, rnd.randint(1, 70))
+            if rnd.random() < 0.05:
+                v = VMA(TASK_SIZE - rnd.randint(1, 8) * P, TASK_SIZE)
+            try:
+                ref.insert(v)
+            except OverlapError:
+                with pytest.raises(OverlapError):
+                    x.insert(v)
+                continue
+            x.insert(v)
+        elif rnd.random() < 0.8:
+            v = rnd.choice(ref.to_list())
+            ref.remove(v)
+            x.remove(v)
+        else:  # split like munmap of a middle part: atomic replace
+            v = rnd.choice(ref.to_list())
+            if v.pages < 3:
+                continue
+            cut = v.start + rnd.randint(1, v.pages - 2) * P
+            new = [v.with_range(v.start, cut), v.with_range(cut + P, v.end)]
+            ref.replace([v], new)
+            x.replace([v], new)
+        _compare(x, ref, rnd, span)
+    x.clear()
+    x.check()
+    assert len(x) == 0 and x.stats()["nodes"] == 0
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 300), st.integers(1, 40), st.booleans()), min_size=1, max_size=40),
+    st.sampled_from([2, 3]),
+    st.integers(0, 2**32),
+)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_hypothesis_differential(ops: list[tuple[int, int, bool]], chunk_shift: int, seed: int) -> None:
+    x, ref = XArrayIndex(chunk_shift=chunk_shift), ListIndex()
+    rnd = random.Random(seed)
+    for first, n, remove in ops:
+        if remove and len(ref):
+            v = ref.to_list()[first % len(ref)]
+            ref.remove(v)
+            x.remove(v)
+        else:
+            v = pages(first, n)
+            if ref.intersection(v.start, v.end) is None:
+                ref.insert(v)
+                x.insert(v)
+        _compare(x, ref, rnd, 400)
+
+
+def test_registry_and_options() -> None:
+    idx = make_index("xarray", chunk_shift=3)
+    assert isinstance(idx, XArrayIndex) and idx.lockless_reads and idx._C == 3
+    with pytest.raises(ValueError):
+        XArrayIndex(chunk_shift=0)
+
+
+# ----------------------------------------------------------------------
+# lock-free readers
+# ----------------------------------------------------------------------
+def test_seqlock_retries_a_read_that_overlapped_a_write() -> None:
+    idx = build([pages(1, 1)])
+    calls = []
+
+    def raw() -> int:
+        calls.append(1)
+        if len(calls) == 1:
+            idx._wseq += 2  # a complete write happened during this read
+        return len(calls)
+
+    assert idx._read(raw) == 2
+    assert idx.stats()["restarts"] == 1
+
+
+def test_replace_is_one_write_section() -> None:
+    old = pages(0, 4)
+    idx = build([old])
+    seen: list[int] = []
+    got: list[VMA | None] = []
+    reader = threading.Thread(target=lambda: got.append(idx.lookup(0)))
+    orig = idx._insert
+
+    def spy(v: VMA) -> None:
+        seen.append(idx._wseq & 1)
+        if not reader.is_alive() and not got:
+            reader.start()  # a lock-free reader arriving mid-replace waits for the new state
+        orig(v)
+
+    idx._insert = spy  # type: ignore[method-assign]
+    idx.replace([old], [pages(0, 1), pages(2, 2)])
+    reader.join()
+    assert seen == [1, 1] and idx._wseq % 2 == 0
+    assert got == [pages(0, 1)]
+    idx.check()
+
+
+def test_threaded_readers_see_only_real_states() -> None:
+    """One writer churns (insert, remove, split/merge via replace); readers check that
+    every answer describes a state that existed during the call."""
+    rnd = random.Random(7)
+    stable = [pages(i * 64 + 3, 20, name=f"s{i}") for i in range(12)]  # never removed
+    idx = XArrayIndex(chunk_shift=2)
+    for v in stable:
+        idx.insert(v)
+    done = [0]  # ops completed
+    started = [0]  # ops started
+    states: list[frozenset[VMA]] = [frozenset(stable)]
+    stop = threading.Event()
+    errors: list[str] = []
+    churn_pages = [i * 64 + 30 for i in range(12)]  # free areas between the stable VMAs
+
+    def writer() -> None:
+        cur = set(stable)
+        live: list[VMA] = []
+        for op in range(1200):
+            started[0] = op + 1
+            if live and rnd.random() < 0.45:
+                v = live.pop(rnd.randrange(len(live)))
+                if v.pages >= 3 and rnd.random() < 0.5:
+                    a, b = v.with_range(v.start, v.start + P), v.with_range(v.start + 2 * P, v.end)
+                    a, b = a.evolve(name=f"{a.name}a{op}"), b.evolve(name=f"{b.name}b{op}")
+                    idx.replace([v], [a, b])
+                    cur -= {v}
+                    cur |= {a, b}
+                    live += [a, b]
+                else:
+                    idx.remove(v)
+                    cur.discard(v)
+            else:
+                p = rnd.choice(churn_pages) + rnd.randrange(20)
+                v = pages(p, rnd.randint(1, 12), name=f"c{op}")
+                try:
+                    idx.insert(v)
+                except OverlapError:
+                    pass
+                else:
+                    cur.add(v)
+                    live.append(v)
+            states.append(frozenset(cur))
+            done[0] = op + 1
+        stop.set()
+
+    def reader(k: int) -> None:
+        r = random.Random(k)
+        while not stop.is_set():
+            lo = done[0]
+            s = stable[r.randrange(len(stable))]
+            addr = s.start + r.randrange(s.end - s.start)
+            if idx.lookup(addr) != s or idx.find(s.start - P) != s:
+                errors.append(f"stable {s!r} not found")
+            a = r.choice(churn_pages) * P + r.randrange(24 * P)
+            got = [idx.lookup(a), idx.find(a), idx.find_prev(a)] if k % 2 else []
+            snap = idx.overlapping(0, TASK_SIZE) if k % 2 == 0 else None
+            hi = started[0]
+            while len(states) <= hi:  # op hi may have finished its stores but not logged yet
+                stop.wait(0.0001)
+            window = states[lo : hi + 1]
+            for v in got:
+                if v is not None and not any(v in stt for stt in window):
+                    errors.append(f"reader saw {v!r} which was never stored during its call")
+            if snap is not None and frozenset(snap) not in window:
+                errors.append(f"snapshot of {len(snap)} VMAs matches no state in ops {lo}..{hi}")
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)
+    try:
+        threads = [threading.Thread(target=reader, args=(k,)) for k in range(4)]
+        w = threading.Thread(target=writer)
+        for t in threads:
+            t.start()
+        w.start()
+        w.join()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert not errors, errors[:5]
+    idx.check()
+    assert set(idx) == states[-1]

@@ -1,0 +1,130 @@
+"""bench.report.compare (the numbers) and bench.report.render (the table) on a fixture pyperf file.
+
+The fixture (tests/data/compare_fixture.json) holds, per op, 2 runs x 3 values:
+lookup n=1000: list 2.00 us, rbtree 1.00 us (2x faster, significant),
+maple 2.01 us with a wide spread (not significant); insert n=1000: list 4 us,
+rbtree 8 us (2x slower), no maple.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from bench.cli import main
+from bench.report.compare import DEFAULT_PIVOT, compare_files, geometric_mean, welch_significant
+from bench.report.render import cell_lines, format_value, render_markdown, render_table
+
+FIXTURE = Path(__file__).parent / "data" / "compare_fixture.json"
+
+
+@pytest.fixture
+def cmp():
+    return compare_files([FIXTURE])
+
+
+def _row(cmp, suite):
+    return next(r for r in cmp.rows if r.group == suite)
+
+
+def test_pivot_rows_columns_and_baseline(cmp):
+    assert cmp.columns == ("list", "rbtree", "maple")
+    assert cmp.baseline == "list"
+    keys = [r.key for r in cmp.rows]
+    assert keys == [("lookup", "lookup", "uniform", 1000), ("insert", "build+remove", "random", 1000)]
+    assert cmp.mode == "columns"
+
+
+def test_cells_ratios_significance_best(cmp):
+    lookup = _row(cmp, "lookup")
+    rb, mp, ls = lookup.cells["rbtree"], lookup.cells["maple"], lookup.cells["list"]
+    assert rb.ratio == pytest.approx(2.0, rel=1e-3) and rb.significant is True and rb.best
+    assert mp.significant is False and not mp.best
+    assert ls.baseline and ls.ratio == pytest.approx(1.0) and ls.significant is None
+    assert cell_lines(rb, cmp) == ("1.00 us ± 0.01", "2.00x faster")
+    assert cell_lines(ls, cmp) == ("2.00 us ± 0.01", "baseline")
+    assert cell_lines(mp, cmp)[1].startswith("~ ") and cell_lines(mp, cmp)[1].endswith("slower")
+    insert = _row(cmp, "insert")
+    assert "maple" not in insert.cells
+    assert cell_lines(insert.cells["rbtree"], cmp)[1] == "2.00x slower"
+    assert insert.cells["list"].best
+    assert cmp.summaries["insert"]["rbtree"] == pytest.approx(0.5, rel=1e-3)
+    assert cmp.summaries["insert"]["maple"] is None
+    assert cmp.summaries["lookup"]["rbtree"] == pytest.approx(2.0, rel=1e-3)
+
+
+def test_other_baseline_and_generic_pivot():
+    cmp = compare_files([FIXTURE], baseline="rbtree")
+    assert _row(cmp, "lookup").cells["list"].ratio == pytest.approx(0.5, rel=1e-3)
+    with pytest.raises(ValueError, match="baseline"):
+        compare_files([FIXTURE], baseline="nope")
+    # a different pivot: one row per n, columns are ops (what a threaded suite does with threads/policy)
+    pivot = replace(DEFAULT_PIVOT, rows=("backend",), column="op", group=None)
+    by_op = compare_files([FIXTURE], pivot=pivot, baseline="lookup")
+    assert by_op.columns == ("lookup", "build+remove")
+    rb = next(r for r in by_op.rows if r.key == ("rbtree",))
+    assert rb.cells["build+remove"].ratio == pytest.approx(1 / 8, rel=1e-3)
+
+
+def test_two_files_compare_runs(tmp_path):
+    other = tmp_path / "after.json"
+    other.write_bytes(FIXTURE.read_bytes())
+    cmp = compare_files([FIXTURE, other])
+    assert cmp.mode == "runs"
+    assert cmp.columns == ("compare_fixture", "after")
+    assert cmp.pivot.rows[-1] == "backend"
+    for row in cmp.rows:
+        after = row.cells["after"]
+        assert after.ratio == pytest.approx(1.0) and after.significant is False
+
+
+def test_render_table_and_markdown(cmp, capsys):
+    md = render_markdown(cmp)
+    assert "| suite | op | stream | n | list | rbtree | maple |" in md
+    assert "**1.00 us ± 0.01**<br>2.00x faster" in md
+    assert "| **insert geomean** |  |  |  | baseline | 2.00x slower | - |" in md
+    from rich.console import Console
+
+    console = Console(width=200, record=True, file=io.StringIO())
+    console.print(render_table(cmp))
+    text = console.export_text()
+    assert "2.00x faster" in text and "geomean" in text and "~ 1.00x slower" in text
+    assert main(["compare", str(FIXTURE), "--markdown"]) == 0
+    assert capsys.readouterr().out == md
+
+
+def test_cli_errors(tmp_path, capsys):
+    assert main(["compare", str(tmp_path / "missing.json")]) == 2
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    assert main(["compare", str(bad)]) == 2
+    assert "not a pyperf result file" in " ".join(capsys.readouterr().err.split())
+
+
+def test_statistics_helpers():
+    assert welch_significant([1.0, 1.1, 0.9], [2.0, 2.1, 1.9]) is True
+    assert welch_significant([1.0, 1.2, 0.8], [1.05, 0.85, 1.1]) is False
+    assert welch_significant([1.0], [2.0, 2.1]) is None
+    assert geometric_mean([2.0, 0.5]) == pytest.approx(1.0)
+    assert geometric_mean([]) is None
+    assert format_value(1.5e-6) == "1.50 us" and format_value(2.5e-3) == "2.50 ms" and format_value(812e-9) == "812 ns"
+
+
+def test_colliding_rows_get_a_distinguishing_key(tmp_path):
+    import pyperf
+
+    def bench(threads, policy, mean):
+        name = f"threaded/mm/faults/threads={threads:02d}/{policy}+list"
+        md = {"name": name, "loops": 1, "suite": "threaded", "op": "mm", "n": 100, "backend": f"{policy}+list",
+              "policy": policy, "threads": threads}  # fmt: skip
+        return pyperf.Benchmark([pyperf.Run([mean, mean * 1.01], metadata=md, collect_metadata=False)])
+
+    path = tmp_path / "t.json"
+    pyperf.BenchmarkSuite([bench(t, p, 1e-6 * t) for t in (1, 2) for p in ("full", "range")]).dump(str(path))
+    cmp = compare_files([path])
+    assert cmp.pivot.rows[-1] == "threads"
+    assert [r.key[-1] for r in cmp.rows] == [1, 2]
+    assert cmp.columns == ("full+list", "range+list")

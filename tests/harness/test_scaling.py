@@ -1,0 +1,98 @@
+"""Thread-scaling tables: rows thread counts, columns locks/policies, ops/s and ratios."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyperf
+import pytest
+
+from bench.cli import main
+from bench.report.render import render_markdown
+from bench.report.scaling import scaling_comparisons, throughput_series
+
+
+def bench(name: str, values: list[float], **md: object) -> pyperf.Benchmark:
+    runs = [
+        pyperf.Run(values[i : i + 2], warmups=None, metadata={"name": name, "loops": 1, **md}, collect_metadata=False)
+        for i in range(0, len(values), 2)
+    ]
+    return pyperf.Benchmark(runs)
+
+
+@pytest.fixture
+def seed_file(tmp_path: Path) -> Path:
+    """The seed's fio numbers, as seconds per op: rwsem 57k/61k, range 64k/111k at 1/2 threads."""
+    out = []
+    for lock, rates in (("rwsem", (57_000, 61_000)), ("range", (64_000, 111_000)), ("ideal", (65_000, 120_000))):
+        for threads, rate in zip((1, 2), rates, strict=True):
+            per_op = 1.0 / rate
+            md = {"suite": "io", "op": "rw", "backend": lock, "lock": lock, "threads": threads, "block": 65536}
+            values = [per_op * f for f in (0.99, 1, 1.01, 1)]
+            out.append(bench(f"io/rw/block=65536/threads={threads:02d}/{lock}", values, **md))
+    for policy, rate in (("full", 10_000), ("range", 15_000), ("vma", 20_000)):
+        md = {"suite": "threaded", "op": "mm", "stream": "disjoint", "backend": f"{policy}+maple", "policy": policy}
+        md.update(index="maple", threads=2, page_work=16)
+        out.append(bench(f"threaded/mm/disjoint/threads=02/{policy}+maple", [1.0 / rate] * 4, **md))
+    out.append(bench("lookup/find/uniform/n=001000/list", [1e-6] * 4, suite="lookup", op="find", stream="uniform",
+                     n=1000, backend="list"))  # fmt: skip
+    path = tmp_path / "seed.json"
+    pyperf.BenchmarkSuite(out).dump(str(path))
+    return path
+
+
+def test_seed_table_shape_and_ratios(seed_file: Path) -> None:
+    tables = dict(scaling_comparisons([seed_file]))
+    (io_title,) = [t for t in tables if t.startswith("io:")]
+    cmp = tables[io_title]
+    assert cmp.baseline == "rwsem"
+    assert cmp.columns == ("rwsem", "range", "ideal")
+    assert [r.key for r in cmp.rows] == [(1,), (2,)]
+    two = cmp.rows[1].cells
+    assert two["rwsem"].mean == pytest.approx(61_000, rel=0.02)
+    assert two["range"].ratio == pytest.approx(111_000 / 61_000, rel=0.02)
+    assert two["range"].best is False and two["ideal"].best is True
+    (mm_title,) = [t for t in tables if t.startswith("threaded mm")]
+    mm = tables[mm_title]
+    assert "page_work=16, map_pages=8" in mm_title  # a file from before map_pages: its round was 8 pages
+    assert mm.baseline == "full"
+    assert mm.rows[0].cells["vma"].ratio == pytest.approx(2.0)
+    md = render_markdown(cmp, io_title)
+    assert "61.0k" in md and "1.82x more" in md
+
+
+def test_throughput_series(seed_file: Path) -> None:
+    series = throughput_series([seed_file])
+    io = next(v for k, v in series.items() if k.startswith("io:"))
+    assert [t for t, _ in io["range"]] == [1, 2]
+    assert io["range"][1][1] == pytest.approx(111_000, rel=0.02)
+
+
+def test_compare_command_prints_both_kinds(seed_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compare", str(seed_file), "--markdown"]) == 0
+    out = capsys.readouterr().out
+    assert "lookup" in out  # the structure table, for the non-threaded benchmark
+    assert "ratio to rwsem" in out and "ratio to full" in out
+    assert "| threads |" in out
+
+
+def test_plot_throughput_vs_threads(seed_file: Path, tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from bench.report.plot import plot_file
+
+    written = plot_file(seed_file, tmp_path / "plots")
+    names = {p.name for p in written}
+    assert {"threads_1.png", "threads_2.png"} <= names
+    for p in written:
+        assert p.stat().st_size > 1000 and p.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_runs_before_after_get_tables_per_file(seed_file: Path, tmp_path: Path) -> None:
+    again = tmp_path / "again.json"
+    again.write_bytes(seed_file.read_bytes())
+    tables = dict(scaling_comparisons([seed_file, again]))
+    io = sorted(t for t in tables if t.startswith("io:"))
+    assert len(io) == 2
+    assert any("[seed]" in t for t in io) and any("[again]" in t for t in io)
+    for t in io:
+        assert tables[t].rows[1].cells["range"].ratio == pytest.approx(111_000 / 61_000, rel=0.02)

@@ -1,0 +1,335 @@
+"""RangeLock: Bueso's ordering example, sharing, exclusion, FIFO, timeouts, cleanup, downgrade."""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from structures import TASK_SIZE, make_index
+from structures.locks.api import LockHandle
+from structures.locks.rangelock import RangeLock
+
+
+def wait_until(pred: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not pred():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached")
+        time.sleep(0.001)
+
+
+class Waiter:
+    """A thread that takes one lock request and holds it until told to release."""
+
+    def __init__(self, lock: RangeLock, write: bool, start: int, end: int, timeout: float | None = None) -> None:
+        self.lock = lock
+        self.handle: LockHandle | None = None
+        self.done = threading.Event()
+        self.go = threading.Event()
+        self.result: str = "pending"
+        before = lock._seq  # arrival numbers: bumped when the request enters the tree
+
+        def run() -> None:
+            acq = lock.acquire_write if write else lock.acquire_read
+            self.handle = acq(start, end, timeout=timeout)
+            self.result = "granted" if self.handle is not None else "timeout"
+            self.done.set()
+            if self.handle is not None:
+                self.go.wait(10)
+                lock.release(self.handle)
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+        # wait until the request is in the tree (or already answered)
+        wait_until(lambda: lock._seq > before or self.done.is_set())
+
+    def release(self) -> None:
+        assert self.done.wait(5), "request never granted"
+        self.go.set()
+        self.thread.join(5)
+        assert not self.thread.is_alive()
+
+
+def states(lock: RangeLock) -> dict[tuple[int, int, bool], tuple[str, int]]:
+    return {(s, e, w): (st, b) for s, e, w, st, b in lock.ranges()}
+
+
+def letters(a: str, z: str) -> tuple[int, int]:
+    """Bueso's example uses letters as addresses: [a, n] inclusive -> [ord(a), ord(n) + 1)."""
+    return ord(a), ord(z) + 1
+
+
+def test_bueso_ordering_example() -> None:
+    lock = RangeLock()
+    a = lock.acquire_write(*letters("a", "n"))
+    assert a is not None
+    b = Waiter(lock, True, *letters("g", "z"))
+    c = Waiter(lock, True, *letters("b", "m"))
+    st = states(lock)
+    assert st[(*letters("g", "z"), True)] == ("waiting", 1)
+    assert st[(*letters("b", "m"), True)] == ("waiting", 2)
+    lock.check()
+    lock.release(a)
+    assert b.done.wait(5) and b.result == "granted"
+    st = states(lock)
+    assert st[(*letters("b", "m"), True)] == ("waiting", 1)  # C still waits for B
+    assert not c.done.is_set()
+    lock.check()
+    b.release()
+    assert c.done.wait(5) and c.result == "granted"
+    c.release()
+    assert len(lock) == 0
+
+
+def test_readers_share_writers_exclude() -> None:
+    lock = RangeLock()
+    r1 = lock.acquire_read(0, 100)
+    r2 = lock.acquire_read(50, 150)
+    assert r1 is not None and r2 is not None
+    assert lock.held() == (2, 0)
+    assert lock.try_write(99, 120) is None
+    assert lock.try_write(0, 1) is None
+    w = lock.try_write(150, 200)  # disjoint: granted
+    assert w is not None
+    assert lock.try_read(149, 151) is None  # meets the writer
+    lock.release(r1)
+    lock.release(r2)
+    lock.release(w)
+    assert len(lock) == 0
+    assert lock.stats()["acquisitions"] == 3
+
+
+def test_full_range_is_an_rwsem() -> None:
+    lock = RangeLock()
+    r = lock.acquire_read()
+    assert r is not None and (r.start, r.end) == (0, TASK_SIZE)
+    r2 = lock.try_read(TASK_SIZE - 1, TASK_SIZE)
+    assert r2 is not None
+    assert lock.try_write(12345, 12346) is None
+    lock.release(r)
+    lock.release(r2)
+    with lock.write():
+        assert lock.try_read(0, 1) is None
+        assert lock.try_read(TASK_SIZE - 1, TASK_SIZE) is None
+    assert len(lock) == 0
+
+
+def test_fifo_writer_before_later_readers() -> None:
+    lock = RangeLock()
+    r1 = lock.acquire_read(0, 100)
+    assert r1 is not None
+    w = Waiter(lock, True, 10, 20)
+    r2 = Waiter(lock, False, 0, 100)  # arrives after the writer: must not overtake it
+    assert not w.done.is_set() and not r2.done.is_set()
+    assert states(lock)[(0, 100, False)] in {("granted", 0), ("waiting", 1)}
+    lock.check()
+    lock.release(r1)
+    assert w.done.wait(5) and w.result == "granted"
+    assert not r2.done.is_set()
+    w.release()
+    assert r2.done.wait(5) and r2.result == "granted"
+    r2.release()
+    assert len(lock) == 0
+
+
+def test_disjoint_ranges_never_wait() -> None:
+    lock = RangeLock()
+    w = lock.acquire_write(0, 4096)
+    assert w is not None
+    blocked = Waiter(lock, True, 0, 8192)  # waits on w, spans into the next range
+    # a request disjoint from everything granted and waiting is granted at once
+    h = lock.try_write(8192, 12288)
+    assert h is not None
+    # but one that meets only the *waiting* request must queue behind it (FIFO)
+    assert lock.try_write(4096, 8192) is None
+    lock.release(h)
+    lock.release(w)
+    blocked.release()
+    assert len(lock) == 0
+
+
+def test_timeout_decrements_exactly_the_later_requests() -> None:
+    lock = RangeLock()
+    a = lock.acquire_write(0, 100)
+    assert a is not None
+    b = Waiter(lock, True, 50, 150, timeout=0.2)  # waits on A, then times out
+    c = Waiter(lock, True, 60, 70)  # counts A and B
+    assert states(lock)[(60, 70, True)] == ("waiting", 2)
+    assert b.done.wait(5) and b.result == "timeout"
+    assert states(lock)[(60, 70, True)] == ("waiting", 1)
+    assert lock.stats()["timeouts"] == 1
+    lock.check()
+    lock.release(a)
+    assert c.done.wait(5) and c.result == "granted"
+    c.release()
+    assert len(lock) == 0
+
+
+def test_timed_out_reader_does_not_unblock_later_readers() -> None:
+    """The reader-ness of the leaving request decides whom it decrements (the posted code's bug)."""
+    lock = RangeLock()
+    a = lock.acquire_write(0, 100)
+    assert a is not None
+    r = Waiter(lock, False, 0, 100, timeout=0.2)
+    r2 = Waiter(lock, False, 0, 100)  # counted only A, not the reader R
+    w = Waiter(lock, True, 0, 100)  # counted A, R and R2
+    assert states(lock)[(0, 100, True)] == ("waiting", 3)
+    assert r.done.wait(5) and r.result == "timeout"
+    assert not r2.done.is_set()  # still behind the writer A
+    assert states(lock)[(0, 100, True)] == ("waiting", 2)
+    lock.check()
+    lock.release(a)
+    assert r2.done.wait(5) and r2.result == "granted"
+    assert not w.done.is_set()
+    r2.release()
+    assert w.done.wait(5)
+    w.release()
+    assert len(lock) == 0
+
+
+def test_nonblocking_leaves_nothing() -> None:
+    lock = RangeLock()
+    a = lock.acquire_write(0, 10)
+    assert a is not None
+    assert lock.acquire_write(5, 6, blocking=False) is None
+    assert lock.acquire_read(0, 10, timeout=0) is None
+    assert len(lock) == 1
+    lock.release(a)
+    assert len(lock) == 0
+
+
+def test_exception_in_with_releases() -> None:
+    lock = RangeLock()
+    with pytest.raises(ZeroDivisionError), lock.write(0, 4096):
+        assert len(lock) == 1
+        _ = 1 / 0
+    assert len(lock) == 0
+    with lock.read(0, 4096), lock.read(0, 8192):
+        assert lock.held() == (2, 0)
+    assert len(lock) == 0
+
+
+def test_interrupted_waiter_leaves_cleanly(monkeypatch: pytest.MonkeyPatch) -> None:
+    lock = RangeLock()
+    a = lock.acquire_write(0, 100)
+    assert a is not None
+    c = Waiter(lock, True, 0, 10)  # counts A
+
+    class Gate:
+        def __init__(self) -> None:
+            self.inner = threading.Lock()
+
+        def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+            if self.inner.locked():
+                raise KeyboardInterrupt
+            return self.inner.acquire()
+
+        def release(self) -> None:
+            self.inner.release()
+
+    import structures.locks.rangelock as mod
+
+    class FakeThreading:
+        Lock = Gate
+
+    monkeypatch.setattr(mod, "threading", FakeThreading)
+    with pytest.raises(KeyboardInterrupt):
+        lock.acquire_write(0, 100)  # arrives after C, interrupted while waiting
+    monkeypatch.undo()
+    assert states(lock)[(0, 10, True)] == ("waiting", 1)
+    assert len(lock) == 2
+    lock.check()
+    lock.release(a)
+    assert c.done.wait(5)
+    c.release()
+    assert len(lock) == 0
+    assert lock.stats()["timeouts"] == 1
+
+
+def test_downgrade_wakes_readers_only() -> None:
+    lock = RangeLock()
+    w = lock.acquire_write(0, 100)
+    assert w is not None
+    r = Waiter(lock, False, 0, 50)  # blocked only by W's writer-ness
+    w2 = Waiter(lock, True, 40, 60)  # counts W and R
+    assert states(lock)[(40, 60, True)] == ("waiting", 2)
+    lock.downgrade(w)
+    assert not w.write
+    assert r.done.wait(5) and r.result == "granted"
+    assert states(lock)[(40, 60, True)] == ("waiting", 2)  # writers still count a reader
+    lock.check()
+    with pytest.raises(RuntimeError):
+        lock.downgrade(w)  # already a reader
+    lock.release(w)
+    r.release()
+    assert w2.done.wait(5)
+    w2.release()
+    assert len(lock) == 0
+
+
+def test_release_errors() -> None:
+    lock = RangeLock()
+    h = lock.acquire_read(0, 1)
+    assert h is not None
+    lock.release(h)
+    with pytest.raises(RuntimeError):
+        lock.release(h)
+    with pytest.raises(RuntimeError):
+        lock.release(LockHandle(True, 0, 1))
+    assert len(lock) == 0
+
+
+def test_random_schedule_keeps_counts_exact() -> None:
+    """Random arrivals/releases/timeouts; after each step the counts match a from-scratch recount."""
+    rng = random.Random(1234)
+    lock = RangeLock()
+    waiters: list[Waiter] = []
+    held: list[Any] = []
+    for _ in range(60):
+        op = rng.random()
+        s = rng.randrange(0, 64)
+        e = s + rng.randrange(1, 16)
+        if op < 0.45:
+            waiters.append(Waiter(lock, rng.random() < 0.5, s, e, timeout=rng.choice([None, None, 0.01])))
+        elif op < 0.6:
+            h = lock.try_write(s, e) if rng.random() < 0.5 else lock.try_read(s, e)
+            if h is not None:
+                held.append(h)
+        elif op < 0.8 and held:
+            lock.release(held.pop(rng.randrange(len(held))))
+        else:
+            granted = [w for w in waiters if w.done.is_set() and w.result == "granted"]
+            if granted:
+                w = rng.choice(granted)
+                w.release()
+                waiters.remove(w)
+        lock.check()
+        # safety: no two granted requests conflict
+        g = [(s2, e2, w2) for s2, e2, w2, st, _ in lock.ranges() if st == "granted"]
+        for i, (s1, e1, w1) in enumerate(g):
+            for s2, e2, w2 in g[i + 1 :]:
+                assert not (s1 < e2 and s2 < e1 and (w1 or w2))
+    for h in held:
+        lock.release(h)
+    deadline = time.monotonic() + 10
+    while waiters:
+        assert time.monotonic() < deadline
+        for w in list(waiters):
+            if w.done.is_set():
+                if w.result == "granted":
+                    w.release()
+                waiters.remove(w)
+        time.sleep(0.001)
+    assert len(lock) == 0
+    lock.check()
+
+
+def test_is_the_default_index_lock() -> None:
+    idx = make_index("list")
+    assert isinstance(idx.lock, RangeLock)
+    assert type(make_index("list", lock="rwsem").lock).__name__ == "RWSemaphore"
