@@ -50,7 +50,9 @@ API
 ``insert``, ``remove``, ``replace``, ``find``, ``lookup``, ``find_prev``,
 ``intersection``, ``overlapping``, ``find_gap``, ``__iter__``, ``__len__``,
 ``__contains__``, ``clear``, ``check``, ``probe``, ``stats``, ``lock``,
-``name``, ``lockless_reads``, ``mutation_seq``.
+``name``, ``lockless_reads``, ``mutation_seq``.  For front ends stacked on an
+index (``vmacache+X``): ``writer_mutex``, ``seqnum`` (the shared ``SeqNum``) and
+``primitives`` (the bound primitives, no validation, no lock).
 """
 
 from __future__ import annotations
@@ -89,6 +91,44 @@ DEFAULT_LOCK = "range"
 _ITER_BATCH = 64
 
 
+class SeqNum:
+    """An index's mutation sequence number (the kernel's ``mm->vmacache_seqnum``).
+
+    Bumped once, under the writer mutex, after every successful mutation is
+    visible to readers.  A front end shares its inner index's object, so every
+    layer of a stack reads one number.  Free-threaded CPython: readers do one
+    attribute load of an int (atomic); the bump is a load and a store made only
+    by the writer-mutex holder, so no two bumps race.
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+    def bump(self) -> None:
+        """Call with the writer mutex held."""
+        self.value += 1
+
+
+class Primitives:
+    """An index's primitives, bound, with neither validation nor locking.
+
+    For a front end stacked on the index (``vmacache+X``): it calls these with
+    the index's ``writer_mutex`` held, or with no lock for readers when the
+    index has ``lockless_reads``, exactly as the base class itself does.
+    """
+
+    __slots__ = (
+        "batch_from", "check", "clear", "find", "find_gap", "find_prev", "insert", "intersection",
+        "iter_from", "len", "lookup", "overlapping", "probe", "remove", "stats",
+    )
+
+    def __init__(self, index: VMAIndex) -> None:
+        for name in self.__slots__:
+            setattr(self, name, getattr(index, "_" + name))
+
+
 def make_lock(lock: object = None) -> Any:
     """Build an index lock from a kind name (``"rwsem"``, ``"range"``) or pass an object through."""
     if lock is None:
@@ -122,7 +162,7 @@ class VMAIndex(ABC):
 
     def __init__(self, *, lock: object = None) -> None:
         self._mutex = threading.Lock()
-        self._seq = 0
+        self.seqnum = SeqNum()
         self.lock = make_lock(lock)
 
     # ------------------------------------------------------------------
@@ -328,8 +368,18 @@ class VMAIndex(ABC):
     @property
     def mutation_seq(self) -> int:
         """Bumped by every successful mutation, after it is visible to readers
-        (the vmacache's sequence number)."""
-        return self._seq
+        (the vmacache's sequence number; ``seqnum`` is the shared counter)."""
+        return self.seqnum.value
+
+    @property
+    def writer_mutex(self) -> threading.Lock:
+        """The internal writer mutex every mutator holds (``ma_lock``); a front end shares it."""
+        return self._mutex
+
+    @property
+    def primitives(self) -> Primitives:
+        """This index's primitives, bound, for a front end stacked on it (see ``Primitives``)."""
+        return Primitives(self)
 
     # ------------------------------------------------------------------
     # mutators
@@ -344,7 +394,7 @@ class VMAIndex(ABC):
                 raise OverlapError(f"{vma!r} overlaps stored {hit!r}", existing=hit)
             self._insert(vma)
             self._commit()
-            self._seq += 1  # after the publish: a cache tagged with the old seq is flushed (vmacache)
+            self.seqnum.value += 1  # after the publish: a cache tagged with the old seq is flushed (vmacache)
 
     def remove(self, vma: VMA) -> None:
         """Remove the stored VMA equal to ``vma``; ``NotMappedError`` if absent."""
@@ -358,7 +408,7 @@ class VMAIndex(ABC):
                 raise NotMappedError(f"{vma!r} is not stored")
             self._remove(cur)
             self._commit()
-            self._seq += 1  # after the publish: a cache tagged with the old seq is flushed (vmacache)
+            self.seqnum.value += 1  # after the publish: a cache tagged with the old seq is flushed (vmacache)
 
     def replace(self, old: Iterable[VMA], new: Iterable[VMA]) -> None:
         """Atomically remove every VMA of ``old`` and insert every VMA of ``new``.
@@ -393,14 +443,14 @@ class VMAIndex(ABC):
             for v in news:
                 self._insert(v)
             self._commit()
-            self._seq += 1  # after the publish: a cache tagged with the old seq is flushed (vmacache)
+            self.seqnum.value += 1  # after the publish: a cache tagged with the old seq is flushed (vmacache)
 
     def clear(self) -> None:
         """Remove every VMA."""
         with self._mutex:
             self._clear()
             self._commit()
-            self._seq += 1  # after the publish: a cache tagged with the old seq is flushed (vmacache)
+            self.seqnum.value += 1  # after the publish: a cache tagged with the old seq is flushed (vmacache)
 
     # ------------------------------------------------------------------
     # introspection

@@ -152,13 +152,28 @@ class Comparison:
 # ----------------------------------------------------------------------
 # statistics
 # ----------------------------------------------------------------------
-def _t_critical(df: float) -> float:
-    try:
-        from pyperf._utils import tdist95conf_level
+#: two-sided 95 % critical values of Student's t (df 1..30, then 40, 60, 120, infinity)
+_T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131,
+        2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+_T95_TAIL = ((30, 2.042), (40, 2.021), (60, 2.000), (120, 1.980), (math.inf, 1.960))
 
-        return float(tdist95conf_level(max(1, int(df))))
-    except Exception:  # pragma: no cover - pyperf internals moved; the normal approximation
-        return 1.96
+
+def t_critical(df: float) -> float:
+    """Two-sided 95 % critical value of Student's t with ``df`` degrees of freedom.
+
+    Exact table values for whole ``df`` up to 30 (fractional Welch ``df`` rounds
+    down: the conservative side), then linear in ``1/df`` between the tabled
+    40, 60, 120 and infinity, the usual interpolation for a t table.
+    """
+    if df < 1:
+        df = 1
+    if df <= 30:
+        return _T95[int(df) - 1]
+    for (d0, t0), (d1, t1) in zip(_T95_TAIL, _T95_TAIL[1:], strict=False):
+        if df <= d1:
+            x0, x1, x = 1 / d0, (0.0 if d1 == math.inf else 1 / d1), 1 / df
+            return t1 + (t0 - t1) * (x - x1) / (x0 - x1)
+    return 1.960
 
 
 def welch_significant(a: Sequence[float], b: Sequence[float]) -> bool | None:
@@ -171,7 +186,7 @@ def welch_significant(a: Sequence[float], b: Sequence[float]) -> bool | None:
         return ma != mb
     t = abs(ma - mb) / math.sqrt(va + vb)
     df = (va + vb) ** 2 / ((va * va) / (len(a) - 1) + (vb * vb) / (len(b) - 1))
-    return t >= _t_critical(df)
+    return t >= t_critical(df)
 
 
 def geometric_mean(xs: Iterable[float]) -> float | None:

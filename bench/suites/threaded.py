@@ -89,7 +89,7 @@ from bench.suites import Case, SuiteOptions
 from bench.suites._common import Lazy, MeasuredCase
 from structures import MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PAGE_SIZE, VMA, available_backends, make_index
 from structures.locks.rwsem import RWSemaphore
-from structures.mm.address_space import _ZAP_SCAN_LIMIT, AddressSpace
+from structures.mm.address_space import ZAP_SCAN_LIMIT, AddressSpace
 from structures.mm.policy import POLICIES as MM_POLICIES
 from structures.mm.policy import LockPolicy
 
@@ -102,7 +102,7 @@ PAGE_WORK = 16
 FAULTS = 64  # per fault thread per loop
 MAP_PAGES = 32  # pages the mapping thread maps, touches and unmaps each round: 128 KiB, glibc's initial mmap threshold
 #: the largest mapper round: above it AddressSpace zaps by scanning the whole page table (a different cost)
-MAX_MAP_PAGES = _ZAP_SCAN_LIMIT
+MAX_MAP_PAGES = ZAP_SCAN_LIMIT
 REGION_PAGES = 64
 GIB = 1 << 30
 BASE = 16 * GIB
@@ -154,7 +154,7 @@ class IdealPolicy(LockPolicy):
 
     def fault(self, addr: int, write: bool) -> VMA:
         with self._lock().read():
-            vma = self.mm._fault_locked(addr, write)
+            vma = self.mm.fault_locked(addr, write)
         self.count("faults")
         return vma
 

@@ -106,15 +106,13 @@ class VMACacheIndex(VMAIndex):
         self._inner = inner
         # One writer mutex for both layers: base-class paths that lock
         # self._mutex and call a primitive below are serialized with X's own.
-        self._mutex = inner._mutex
+        self._mutex = inner.writer_mutex
+        # One sequence number for the whole stack: X's base-class mutators bump it
+        # (a front end over a front end shares the innermost one the same way).
+        self.seqnum = inner.seqnum
+        self._raw = inner.primitives
         self.lockless_reads = inner.lockless_reads  # type: ignore[misc]
         self.name = f"vmacache+{inner.name}"  # type: ignore[misc]
-        # The sequence number lives in the innermost real index (the one whose
-        # base-class mutators bump it); a front end over a front end reads it too.
-        src: VMAIndex = inner
-        while isinstance(src, VMACacheIndex):
-            src = src._inner
-        self._seq_src = src
         self._nslots = slots
         self._shift = HASH_SHIFTS[hash]
         self.hash = hash
@@ -126,10 +124,6 @@ class VMACacheIndex(VMAIndex):
     @property
     def inner(self) -> VMAIndex:
         return self._inner
-
-    @property
-    def mutation_seq(self) -> int:
-        return self._seq_src._seq
 
     # ------------------------------------------------------------------
     # the cache
@@ -171,7 +165,7 @@ class VMACacheIndex(VMAIndex):
             c = self._tls.c
         except AttributeError:
             c = self._thread_cache()
-        seq = self._seq_src._seq  # read once, BEFORE any query of X
+        seq = self.seqnum.value  # read once, BEFORE any query of X
         slots = c.slots
         h = (addr >> self._shift) % self._nslots
         if c.seq == seq:
@@ -188,12 +182,12 @@ class VMACacheIndex(VMAIndex):
         if addr < 0 or addr >= TASK_SIZE:
             check_addr(addr)
         c.misses += 1
-        inner = self._inner  # X's primitive under X's locking rule, no second validation
-        if inner.lockless_reads:
-            v = inner._lookup(addr)
+        # X's primitive under X's locking rule, no second validation
+        if self.lockless_reads:
+            v = self._raw.lookup(addr)
         else:
-            with inner._mutex:
-                v = inner._lookup(addr)
+            with self._mutex:
+                v = self._raw.lookup(addr)
         # Fill only slots still tagged with the seq read before X answered (a
         # writer that removed v after X answered has bumped seq: the next call
         # flushes this fill instead of serving it).
@@ -209,7 +203,7 @@ class VMACacheIndex(VMAIndex):
             c = self._tls.c
         except AttributeError:
             c = self._thread_cache()
-        seq = self._seq_src._seq
+        seq = self.seqnum.value
         slots = c.slots
         h = (addr >> self._shift) % self._nslots
         if c.seq == seq:
@@ -226,12 +220,11 @@ class VMACacheIndex(VMAIndex):
         if addr < 0 or addr >= TASK_SIZE:
             check_addr(addr)
         c.misses += 1
-        inner = self._inner
-        if inner.lockless_reads:
-            v = inner._find(addr)
+        if self.lockless_reads:
+            v = self._raw.find(addr)
         else:
-            with inner._mutex:
-                v = inner._find(addr)
+            with self._mutex:
+                v = self._raw.find(addr)
         if v is not None and c.seq == seq:
             slots[h] = v  # may not contain addr: harmless, a hit needs start <= addr
         return v
@@ -240,7 +233,7 @@ class VMACacheIndex(VMAIndex):
         """Invalidate every thread's slots (each flushes lazily on its next lookup)."""
         # A sequence bump without a mutation: every tag goes stale at once.
         with self._mutex:
-            self._seq_src._seq += 1
+            self.seqnum.bump()
 
     def cache_stats(self) -> dict[str, Any]:
         """Calls, hits and flushes summed over every thread, and the hit rate."""
@@ -319,52 +312,50 @@ class VMACacheIndex(VMAIndex):
 
     # ------------------------------------------------------------------
     # primitives: X's, for base-class paths (called with the shared mutex
-    # held, or none when X's readers are lockless)
+    # held, or none when X's readers are lockless); the base class bumps the
+    # shared seqnum after each mutation, as it does for X
     # ------------------------------------------------------------------
     def _insert(self, vma: VMA) -> None:
-        self._inner._insert(vma)
-        self._seq_src._seq += 1
+        self._raw.insert(vma)
 
     def _remove(self, vma: VMA) -> None:
-        self._inner._remove(vma)
-        self._seq_src._seq += 1
+        self._raw.remove(vma)
 
     def _find(self, addr: int) -> VMA | None:
-        return self._inner._find(addr)
+        return self._raw.find(addr)
 
     def _lookup(self, addr: int) -> VMA | None:
-        return self._inner._lookup(addr)
+        return self._raw.lookup(addr)
 
     def _find_prev(self, addr: int) -> VMA | None:
-        return self._inner._find_prev(addr)
+        return self._raw.find_prev(addr)
 
     def _iter_from(self, addr: int) -> Iterator[VMA]:
-        return self._inner._iter_from(addr)
+        return self._raw.iter_from(addr)
 
     def _batch_from(self, addr: int, n: int) -> list[VMA]:
-        return self._inner._batch_from(addr, n)
+        return self._raw.batch_from(addr, n)
 
     def _overlapping(self, start: int, end: int) -> list[VMA]:
-        return self._inner._overlapping(start, end)
+        return self._raw.overlapping(start, end)
 
     def _intersection(self, start: int, end: int) -> VMA | None:
-        return self._inner._intersection(start, end)
+        return self._raw.intersection(start, end)
 
     def _find_gap(self, length: int, low: int, high: int, top_down: bool) -> int | None:
-        return self._inner._find_gap(length, low, high, top_down)
+        return self._raw.find_gap(length, low, high, top_down)
 
     def _len(self) -> int:
-        return self._inner._len()
+        return self._raw.len()
 
     def _clear(self) -> None:
-        self._inner._clear()
-        self._seq_src._seq += 1
+        self._raw.clear()
 
     def _check(self) -> None:
-        self._inner._check()
+        self._raw.check()
 
     def _probe(self, addr: int) -> int:
-        return self._inner._probe(addr)
+        return self._raw.probe(addr)
 
     def _stats(self) -> dict[str, Any]:
-        return self._inner._stats()
+        return self._raw.stats()

@@ -39,10 +39,11 @@ Layout
 API
 ---
 ``AddressSpace(index=None, policy="range", page_work=0, *, mmap_base=...,
-mmap_min_addr=..., start_brk=...)`` (``policy`` a name from ``mm_policy.POLICIES``
+mmap_min_addr=..., start_brk=...)`` (``policy`` a name from ``policy.POLICIES``
 or a ``LockPolicy`` subclass): ``mmap``, ``munmap``, ``mprotect``,
 ``brk``, ``fault``, ``vmas``, ``rss``, ``stats``, ``check``; ``index``,
-``policy``.  Helpers ``can_merge``, ``merge_run``, ``page_work``;
+``policy``.  The policies reach back only through ``policy.FaultHandler``:
+``fault_locked(addr, write)`` and ``fault_in(vma, addr, write)``.  Helpers ``can_merge``, ``merge_run``, ``page_work``;
 error ``AddressSpaceFull``.
 """
 
@@ -51,9 +52,11 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from structures.base import VMAIndex
+from structures.mm.policy import LockPolicy, Retry, make_policy
+from structures.registry import make_index
 from structures.vma import (
     MAP_ANONYMOUS,
     MAP_FIXED,
@@ -77,9 +80,6 @@ from structures.vma import (
     is_int,
 )
 
-if TYPE_CHECKING:
-    from structures.mm.policy import LockPolicy
-
 __all__ = [
     "AddressSpace",
     "AddressSpaceFull",
@@ -89,6 +89,7 @@ __all__ = [
     "DEFAULT_MMAP_BASE",
     "DEFAULT_START_BRK",
     "MMAP_MIN_ADDR",
+    "ZAP_SCAN_LIMIT",
 ]
 
 #: top of the mmap area (x86-64 puts it below the stack gap); top-down placement starts here
@@ -100,7 +101,8 @@ DEFAULT_START_BRK = 0x5555_5600_0000
 
 _CALL_ONLY_FLAGS = MAP_FIXED | MAP_FIXED_NOREPLACE  # modify the call, never stored on the VMA
 _HEAP_NAME = "[heap]"
-_ZAP_SCAN_LIMIT = 1024  # pages: above this, zap by scanning the page table instead of the range
+#: pages: above this, zap by scanning the page table instead of the range
+ZAP_SCAN_LIMIT = 1024
 
 _WORK_CHUNK = 64  # pages hashed per call: one GIL release per chunk, not per page
 _ZERO_PAGES = memoryview(bytes(PAGE_SIZE * _WORK_CHUNK))
@@ -108,10 +110,6 @@ _ZERO_PAGES = memoryview(bytes(PAGE_SIZE * _WORK_CHUNK))
 
 class AddressSpaceFull(VMAError, MemoryError):
     """No free range of the requested length (``ENOMEM`` from mmap)."""
-
-
-class _Retry(Exception):
-    """An optimistic choice went stale between lookup and lock: unlock and start over."""
 
 
 def page_work(units: int) -> None:
@@ -194,9 +192,6 @@ class AddressSpace:
         mmap_min_addr: int = MMAP_MIN_ADDR,
         start_brk: int = DEFAULT_START_BRK,
     ) -> None:
-        from structures.mm.policy import make_policy
-        from structures.registry import make_index
-
         if index is None or isinstance(index, str):
             index = make_index(index)
         if not isinstance(index, VMAIndex):
@@ -285,7 +280,7 @@ class AddressSpace:
 
             def apply_placed(start: int) -> int:
                 if self.index.intersection(start, start + n) is not None:
-                    raise _Retry  # someone took the gap between our lookup and our lock
+                    raise Retry  # someone took the gap between our lookup and our lock
                 self._rewrite(start, start + n, drop=False, add=make(start))
                 return start
 
@@ -409,7 +404,7 @@ class AddressSpace:
         """Drop the populated pages of ``[s, e)``, doing the per-page work (``zap_page_range``)."""
         lo, hi = s >> PAGE_SHIFT, e >> PAGE_SHIFT
         pages = self._pages
-        if hi - lo <= _ZAP_SCAN_LIMIT:
+        if hi - lo <= ZAP_SCAN_LIMIT:
             victims: Iterable[int] = range(lo, hi)
         else:
             victims = [p for p in list(pages) if lo <= p < hi]
@@ -418,7 +413,7 @@ class AddressSpace:
             if pages.pop(p, None) is not None and units:
                 page_work(units)
 
-    def _fault_in(self, vma: VMA, addr: int, write: bool) -> VMA:
+    def fault_in(self, vma: VMA, addr: int, write: bool) -> VMA:
         """Permission check, populate the page, do the page work (the VMA is stable)."""
         if write:
             if not vma.prot & PROT_WRITE:
@@ -430,12 +425,12 @@ class AddressSpace:
             page_work(self.page_work)
         return vma
 
-    def _fault_locked(self, addr: int, write: bool) -> VMA:
+    def fault_locked(self, addr: int, write: bool) -> VMA:
         """A fault with the page's VMA held stable by the caller's lock."""
         vma = self.index.lookup(addr)
         if vma is None:
             raise SegmentationFault(f"fault at unmapped {addr:#x}", addr)
-        return self._fault_in(vma, addr, write)
+        return self.fault_in(vma, addr, write)
 
     # ------------------------------------------------------------------
     # introspection

@@ -29,7 +29,7 @@ Layout
     LockPolicy(mm)            lock = mm.index.lock (the mmap lock)
       mutate(query, apply)    query() -> (lo, hi, arg): the byte window the op reads
                               apply(arg) -> result, run with the window's VMAs stable;
-                              may raise _Retry (an optimistic placement went stale)
+                              may raise Retry (an optimistic placement went stale)
       commit(old, new)        index.replace(old, new) (+ per-VMA write marks for ``vma``)
       fault(addr, write)      -> VMA
 
@@ -48,15 +48,41 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
+from structures.base import VMAIndex
 from structures.locks.rwsem import RWSemaphore
 from structures.vma import PAGE_SIZE, VMA, InvalidRangeError, InvariantError
 
-if TYPE_CHECKING:
-    from structures.mm.address_space import AddressSpace
+__all__ = [
+    "POLICIES",
+    "FaultHandler",
+    "FullPolicy",
+    "LockPolicy",
+    "RangePolicy",
+    "Retry",
+    "VmaPolicy",
+    "make_policy",
+]
 
-__all__ = ["POLICIES", "FullPolicy", "LockPolicy", "RangePolicy", "VmaPolicy", "make_policy"]
+class Retry(Exception):
+    """An optimistic choice went stale between lookup and lock: unlock and start over."""
+
+
+class FaultHandler(Protocol):
+    """What a policy needs of its address space (``AddressSpace`` is one).
+
+    ``fault_locked(addr, write)`` looks the VMA up and faults the page in, the
+    caller's lock holding the VMA stable; ``fault_in(vma, addr, write)`` faults
+    in a VMA the caller already found and holds stable (the per-VMA path).
+    """
+
+    index: VMAIndex
+
+    def fault_locked(self, addr: int, write: bool) -> VMA: ...
+
+    def fault_in(self, vma: VMA, addr: int, write: bool) -> VMA: ...
+
 
 Query = Callable[[], tuple[int, int, Any]]
 Apply = Callable[[Any], Any]
@@ -67,7 +93,7 @@ class LockPolicy:
 
     name: ClassVar[str] = ""
 
-    def __init__(self, mm: AddressSpace) -> None:
+    def __init__(self, mm: FaultHandler) -> None:
         self.mm = mm
         self.index = mm.index
         self.lock = mm.index.lock
@@ -98,13 +124,11 @@ class LockPolicy:
 
     def _retrying(self, query: Query, apply: Apply) -> Any:
         """Run ``apply`` with the whole-range write lock held; a stale choice is re-made."""
-        from structures.mm.address_space import _Retry
-
         while True:
             _, _, arg = query()
             try:
                 return apply(arg)
-            except _Retry:
+            except Retry:
                 self.count("retries")
 
 
@@ -119,7 +143,7 @@ class FullPolicy(LockPolicy):
 
     def fault(self, addr: int, write: bool) -> VMA:
         with self.lock.read():
-            vma = self.mm._fault_locked(addr, write)
+            vma = self.mm.fault_locked(addr, write)
         self.count("faults")
         return vma
 
@@ -136,8 +160,6 @@ class RangePolicy(LockPolicy):
         return lo, hi
 
     def mutate(self, query: Query, apply: Apply) -> Any:
-        from structures.mm.address_space import _Retry
-
         lock = self.lock
         while True:
             lo, hi, arg = query()  # optimistic, lock-free
@@ -148,7 +170,7 @@ class RangePolicy(LockPolicy):
                 if ls <= hs and he <= le:
                     try:
                         return apply(arg)
-                    except _Retry:
+                    except Retry:
                         pass
             finally:
                 lock.release(h)
@@ -159,7 +181,7 @@ class RangePolicy(LockPolicy):
         lock = self.lock
         h = lock.acquire_read(page, page + PAGE_SIZE)
         try:
-            vma = self.mm._fault_locked(addr, write)
+            vma = self.mm.fault_locked(addr, write)
         finally:
             lock.release(h)
         self.count("faults")
@@ -183,7 +205,7 @@ class VmaPolicy(LockPolicy):
 
     name = "vma"
 
-    def __init__(self, mm: AddressSpace) -> None:
+    def __init__(self, mm: FaultHandler) -> None:
         super().__init__(mm)
         self._mm_seq = 0  # mm_lock_seq: changed only with the mmap lock held for write
         self._vl: dict[int, _VmaLock] = {}
@@ -233,14 +255,14 @@ class VmaPolicy(LockPolicy):
                         # a writer marks (seq) before it replaces; the second lookup catches a
                         # writer that already finished and detached this VMA
                         if e.seq != self._mm_seq and not e.detached and idx.lookup(addr) is v:
-                            vma = self.mm._fault_in(v, addr, write)
+                            vma = self.mm.fault_in(v, addr, write)
                             self.count("faults")
                             return vma
                     finally:
                         e.rw.release(h)
         self.count("fallbacks")
         with self.lock.read():
-            vma = self.mm._fault_locked(addr, write)
+            vma = self.mm.fault_locked(addr, write)
         self.count("faults")
         return vma
 
@@ -261,7 +283,7 @@ class VmaPolicy(LockPolicy):
 POLICIES: dict[str, type[LockPolicy]] = {"full": FullPolicy, "range": RangePolicy, "vma": VmaPolicy}
 
 
-def make_policy(name: str | type[LockPolicy], mm: AddressSpace) -> LockPolicy:
+def make_policy(name: str | type[LockPolicy], mm: FaultHandler) -> LockPolicy:
     """The policy called ``name`` for ``mm``, or an instance of ``name`` when it is a ``LockPolicy`` class
     (a benchmark's own policy, e.g. the ``threaded`` suite's per-thread-lock ceiling)."""
     if isinstance(name, type) and issubclass(name, LockPolicy):

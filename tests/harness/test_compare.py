@@ -128,3 +128,15 @@ def test_colliding_rows_get_a_distinguishing_key(tmp_path):
     assert cmp.pivot.rows[-1] == "threads"
     assert [r.key[-1] for r in cmp.rows] == [1, 2]
     assert cmp.columns == ("full+list", "range+list")
+
+
+def test_t_critical_table_and_tail() -> None:
+    from bench.report.compare import t_critical
+
+    assert t_critical(1) == 12.706 and t_critical(10) == 2.228 and t_critical(30) == 2.042
+    assert t_critical(0.5) == t_critical(1)  # df below 1 clamps
+    assert t_critical(10.9) == t_critical(10)  # fractional Welch df rounds down (conservative)
+    assert t_critical(120) == pytest.approx(1.980) and t_critical(60) == pytest.approx(2.000)
+    values = [t_critical(d) for d in (1, 2, 5, 29, 30, 31, 45, 80, 500, 10**9)]
+    assert values == sorted(values, reverse=True)  # decreasing towards the normal 1.96
+    assert 1.96 < t_critical(10**9) < 1.961

@@ -623,7 +623,7 @@ class MapleIndex(PathCopyWriter, VMAIndex):
                 if hit is None:
                     raise InvariantError(f"maple insert: {vma!r} meets no VMA but has no None slot")
                 raise OverlapError(f"{vma!r} overlaps stored {hit!r}", existing=hit)
-            self._seq += 1
+            self.seqnum.value += 1
             if self._replaced:  # _commit(), skipped when the write published itself in place
                 self._publish()
 
@@ -638,7 +638,7 @@ class MapleIndex(PathCopyWriter, VMAIndex):
                 if cur is not None and cur.start == vma.start and cur.end == vma.end:
                     raise NotMappedError(f"{vma!r} is not stored (the range holds {cur!r})")
                 raise NotMappedError(f"{vma!r} is not stored")
-            self._seq += 1
+            self.seqnum.value += 1
             if self._replaced:  # _commit(), skipped when the write published itself in place
                 self._publish()
 
