@@ -60,7 +60,7 @@ from __future__ import annotations
 import importlib
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice, pairwise
 from typing import Any, ClassVar
 
@@ -123,6 +123,21 @@ class Primitives:
         "batch_from", "check", "clear", "find", "find_gap", "find_prev", "insert", "intersection",
         "iter_from", "len", "lookup", "overlapping", "probe", "remove", "stats",
     )
+    batch_from: Callable[[int, int], list[VMA]]
+    check: Callable[[], None]
+    clear: Callable[[], None]
+    find: Callable[[int], VMA | None]
+    find_gap: Callable[[int, int, int, bool], int | None]
+    find_prev: Callable[[int], VMA | None]
+    insert: Callable[[VMA], None]
+    intersection: Callable[[int, int], VMA | None]
+    iter_from: Callable[[int], Iterator[VMA]]
+    len: Callable[[], int]
+    lookup: Callable[[int], VMA | None]
+    overlapping: Callable[[int, int], list[VMA]]
+    probe: Callable[[int], int]
+    remove: Callable[[VMA], None]
+    stats: Callable[[], dict[str, Any]]
 
     def __init__(self, index: VMAIndex) -> None:
         for name in self.__slots__:

@@ -47,6 +47,7 @@ import math
 import statistics
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -169,7 +170,7 @@ def t_critical(df: float) -> float:
         df = 1
     if df <= 30:
         return _T95[int(df) - 1]
-    for (d0, t0), (d1, t1) in zip(_T95_TAIL, _T95_TAIL[1:], strict=False):
+    for (d0, t0), (d1, t1) in pairwise(_T95_TAIL):
         if df <= d1:
             x0, x1, x = 1 / d0, (0.0 if d1 == math.inf else 1 / d1), 1 / df
             return t1 + (t0 - t1) * (x - x1) / (x0 - x1)
