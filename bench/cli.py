@@ -1,9 +1,11 @@
-"""The ``vmalab`` command line: discovers the subcommands in ``bench.commands``.
+"""The ``vmalab`` command line: the table of subcommands and the error policy.
 
 Invariant
 ---------
-Every subcommand lives in its own module of ``bench.commands``; adding a
-command is adding a module.  Bad input never produces a traceback: a
+Every subcommand is one row of ``COMMANDS`` (name -> its adapter module in
+``bench.commands``, which only parses options and calls the engine in
+``bench.runner``, ``bench.report``, ``bench.checks`` or ``bench.inputs``);
+adding a command is adding a module and a row.  Bad input never produces a traceback: a
 ``VMAError``, ``ValueError`` or ``FileNotFoundError`` from a command becomes
 one red line on stderr and exit status 2; Ctrl-C is status 130.
 
@@ -11,26 +13,39 @@ Layout
 ------
 ::
 
-    vmalab COMMAND ...  ->  build_parser()  ->  bench.commands.<module>.register(sub)
+    vmalab COMMAND ...  ->  build_parser()  ->  COMMANDS[COMMAND].register(sub)
                         ->  args.func(args) ->  exit status (0 ok, 1 failure found, 2 bad input)
 
 API
 ---
-``build_parser()``, ``main(argv=None) -> int``.
+``COMMANDS``, ``build_parser()``, ``main(argv=None) -> int``.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import pkgutil
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
 from rich.console import Console
 
-from bench import commands
+from bench.commands import backends, benchmark, check, compare, maps, plot, torture, trace
 from structures.vma import VMAError
+
+__all__ = ["COMMANDS", "build_parser", "main"]
+
+#: ``vmalab`` subcommands, in ``--help`` order: name -> adapter module (``register(sub)``).
+COMMANDS: dict[str, ModuleType] = {
+    "bench": benchmark,
+    "compare": compare,
+    "plot": plot,
+    "list": backends,
+    "check": check,
+    "torture": torture,
+    "maps": maps,
+    "trace": trace,
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,10 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        if info.name.startswith("_"):
-            continue
-        module = importlib.import_module(f"{commands.__name__}.{info.name}")
+    for module in COMMANDS.values():
         module.register(sub)
     return parser
 

@@ -22,25 +22,36 @@ Layout
            |- python -m bench.runner --worker ... --calibrate-loops
            `- python -m bench.runner --worker ...      (x processes)
 
+The driver side lives here too: ``run_plan`` runs a list of cases, each in
+its own such process tree, merging every result into one pyperf suite that a
+``SuiteWriter`` re-writes (temporary file + atomic rename) after each case, so
+the output file is valid at every moment and Ctrl-C loses at most the case in
+flight.
+
 API
 ---
 ``runner_command(suite, case, opts, result, pyperf_args) -> list[str]`` (the
-driver's command line for one case), ``find_case(suite, name, opts)``,
-``main(argv=None)``.
+driver's command line for one case), ``run_plan(plan, opts, writer,
+pyperf_args, on_case=None, on_failure=None) -> failed case names``,
+``SuiteWriter(path)``, ``find_case(suite, name, opts)``, ``main(argv=None)``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from bench.suites import Case, SuiteOptions, load_suite
 from structures.registry import split_specs
 
-__all__ = ["find_case", "main", "options_args", "runner_command"]
+__all__ = ["SuiteWriter", "find_case", "main", "options_args", "run_plan", "runner_command"]
 
 _MODULE = "bench.runner"
 
@@ -67,6 +78,62 @@ def runner_command(
 ) -> list[str]:
     """The full command the driver runs for one case."""
     return [sys.executable, "-m", _MODULE, *options_args(suite, case, opts), "--result", result, *pyperf_args]
+
+
+class SuiteWriter:
+    """Merges one-benchmark results into the output suite, atomically after each."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.suite: Any = None
+        self.count = 0
+
+    def add(self, result: Path) -> None:
+        import pyperf
+
+        new = pyperf.BenchmarkSuite.load(str(result))
+        for bench in new.get_benchmarks():
+            if self.suite is None:
+                self.suite = pyperf.BenchmarkSuite([bench])
+            else:
+                self.suite.add_benchmark(bench)
+            self.count += 1
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        self.suite.dump(str(tmp), replace=True)
+        os.replace(tmp, self.path)
+
+
+def run_plan(
+    plan: Sequence[tuple[str, Case]],
+    opts: SuiteOptions,
+    writer: SuiteWriter,
+    pyperf_args: Sequence[str] = (),
+    *,
+    on_case: Callable[[int, Case], None] | None = None,
+    on_failure: Callable[[Case, str], None] | None = None,
+) -> list[str]:
+    """Run every ``(suite, case)`` in its own process tree into ``writer``; the failed cases' names.
+
+    ``on_case(i, case)`` is called before case ``i`` and ``on_case(i + 1, ...)``
+    after it finishes (for a progress bar); ``on_failure(case, tail)`` with the
+    last lines of a failed case's output.  Ctrl-C propagates: what ``writer``
+    holds at that moment is a valid file.
+    """
+    failures: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="vmalab-bench-") as tmpdir:
+        for i, (suite, case) in enumerate(plan):
+            if on_case is not None:
+                on_case(i, case)
+            result = Path(tmpdir) / f"case{i}.json"
+            cmd = runner_command(suite, case.name, opts, str(result), pyperf_args)
+            proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if proc.returncode != 0 or not result.exists():
+                failures.append(case.name)
+                if on_failure is not None:
+                    on_failure(case, " | ".join((proc.stderr or proc.stdout).strip().splitlines()[-3:]))
+            else:
+                writer.add(result)
+    return failures
 
 
 def _csv(text: str) -> tuple[str, ...]:

@@ -12,7 +12,8 @@ the locks or policies, cells ops/s and the ratio to rwsem / ``full``
 (``bench.report.scaling``).
 ``--markdown`` prints the same table as Markdown (for READMEs).
 
-API: ``register(subparsers)``, ``run(args) -> int``, ``show(files, ...)``.
+API: ``register(subparsers)``, ``run(args) -> int`` (the engine is
+``bench.report.render.print_comparison``).
 """
 
 from __future__ import annotations
@@ -22,9 +23,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from bench.report.compare import DEFAULT_PIVOT, Pivot, compare_files, load_suites
-from bench.report.render import print_table, render_markdown, render_table
-from bench.report.scaling import is_scaling, scaling_comparisons
+from bench.report.compare import DEFAULT_PIVOT
+from bench.report.render import print_comparison
 
 __all__ = ["register", "run"]
 
@@ -46,34 +46,10 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)  # fmt: skip
 
 
-def show(
-    files: list[Path], baseline: str | None = None, pivot: Pivot = DEFAULT_PIVOT, markdown: bool = False,
-    title: str | None = None,
-) -> None:
-    """Print the comparison of ``files``: the backend table for the structure suites, and one
-    thread-scaling table (rows thread counts, columns locks/policies, ops/s) per concurrency family."""
-    loaded = load_suites(files)
-    benches = [b for _, suite in loaded for b in suite.get_benchmarks()]
-    scaling = [b for b in benches if is_scaling(b)]
-    if len(scaling) < len(benches):
-        cmp = compare_files(files, baseline=baseline, pivot=pivot, keep=lambda b: not is_scaling(b))
-        if markdown:
-            print(render_markdown(cmp, title), end="")
-        else:
-            print_table(render_table(cmp, title))
-    if scaling:
-        for family_title, cmp in scaling_comparisons(files):
-            if markdown:
-                print()
-                print(render_markdown(cmp, family_title), end="")
-            else:
-                print_table(render_table(cmp, family_title))
-
-
 def run(args: argparse.Namespace) -> int:
     rows = tuple(k.strip() for k in args.rows.split(",") if k.strip())
     if not rows:
         raise ValueError("--rows needs at least one metadata key")
     pivot = replace(DEFAULT_PIVOT, rows=rows, column=args.column)
-    show(args.files, baseline=args.baseline, pivot=pivot, markdown=args.markdown, title=args.title)
+    print_comparison(args.files, baseline=args.baseline, pivot=pivot, markdown=args.markdown, title=args.title)
     return 0

@@ -28,20 +28,27 @@ API
 ---
 ``format_value(seconds, unit)``, ``format_ratio(ratio, cmp)``,
 ``cell_lines(cell, cmp) -> (value, ratio)``, ``render_table(cmp, title=None)``
-(a ``rich.table.Table``), ``render_markdown(cmp, title=None) -> str``.
+(a ``rich.table.Table``), ``render_markdown(cmp, title=None) -> str``,
+``print_comparison(files, baseline=None, pivot=..., markdown=False, title=None)``
+(what ``vmalab compare`` and the end of ``vmalab bench`` print: the backend
+table, then one thread-scaling table per concurrency family).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bench.report.compare import Cell, Comparison
+from bench.report.compare import DEFAULT_PIVOT, Cell, Comparison, Pivot, compare_files, load_suites
+from bench.report.scaling import is_scaling, scaling_comparisons
 
-__all__ = ["cell_lines", "format_ratio", "format_value", "print_table", "render_markdown", "render_table"]
+__all__ = [
+    "cell_lines", "format_ratio", "format_value", "print_comparison", "print_table", "render_markdown", "render_table",
+]
 
 NOT_SIGNIFICANT = "~"
 
@@ -211,3 +218,27 @@ def render_markdown(cmp: Comparison, title: str | None = None) -> str:
             + " |"
         )
     return "\n".join(lines) + "\n"
+
+
+def print_comparison(
+    files: list[Path], baseline: str | None = None, pivot: Pivot = DEFAULT_PIVOT, markdown: bool = False,
+    title: str | None = None,
+) -> None:
+    """Print the comparison of ``files``: the backend table for the structure suites, and one
+    thread-scaling table (rows thread counts, columns locks/policies, ops/s) per concurrency family."""
+    loaded = load_suites(files)
+    benches = [b for _, suite in loaded for b in suite.get_benchmarks()]
+    scaling = [b for b in benches if is_scaling(b)]
+    if len(scaling) < len(benches):
+        cmp = compare_files(files, baseline=baseline, pivot=pivot, keep=lambda b: not is_scaling(b))
+        if markdown:
+            print(render_markdown(cmp, title), end="")
+        else:
+            print_table(render_table(cmp, title))
+    if scaling:
+        for family_title, cmp in scaling_comparisons(files):
+            if markdown:
+                print()
+                print(render_markdown(cmp, family_title), end="")
+            else:
+                print_table(render_table(cmp, family_title))

@@ -13,8 +13,9 @@ from pathlib import Path
 import pyperf
 import pytest
 
+from bench import runner
 from bench.cli import main
-from bench.commands import bench as bench_cmd
+from bench.commands import benchmark as bench_cmd
 
 FIXTURE = Path(__file__).parent / "data" / "compare_fixture.json"
 TINY = ["--size", "100", "--backend", "list,sortedcontainers", "--fast", "--debug-single-value"]
@@ -67,7 +68,7 @@ def test_ctrl_c_keeps_finished_benchmarks(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real_run(cmd, *args, **kwargs)
 
-    monkeypatch.setattr(bench_cmd.subprocess, "run", run)
+    monkeypatch.setattr(runner.subprocess, "run", run)
     assert main(["bench", "--suite", "gap", *TINY, "-o", str(out)]) == 130
     suite = pyperf.BenchmarkSuite.load(str(out))
     assert suite.get_benchmark_names() == ["gap/find_gap/bottom-up/n=000100/list"]

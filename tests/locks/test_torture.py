@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.checks.torture import run_torture
 from bench.cli import main
-from bench.commands.torture import run_torture
 from structures.locks.api import LockHandle
 
 

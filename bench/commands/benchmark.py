@@ -15,7 +15,8 @@ Layout
 ::
 
     args -> suites x cases(SuiteOptions)          (cheap, deterministic)
-         -> for each case:  python -m bench.runner --case NAME ... --result tmp
+         -> bench.runner.run_plan: for each case
+                            python -m bench.runner --case NAME ... --result tmp
                             merge tmp -> suite -> FILE.tmp -> rename FILE
          -> compare(FILE) -> rich table
 
@@ -39,9 +40,6 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
-import os
-import subprocess
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -50,6 +48,8 @@ from typing import Any
 from rich.console import Console
 
 from bench.inputs.workloads import parse_size
+from bench.report.render import print_comparison
+from bench.runner import SuiteWriter, run_plan
 from bench.suites import Case, SuiteOptions, available_suites, load_suite, parse_extra
 from structures.registry import split_specs
 
@@ -118,29 +118,6 @@ def _pyperf_args(args: argparse.Namespace) -> list[str]:
 
 def _default_output() -> Path:
     return Path("results") / time.strftime("bench-%Y%m%d-%H%M%S.json")
-
-
-class _Writer:
-    """Merges one-benchmark results into the output suite, atomically after each."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.suite: Any = None
-        self.count = 0
-
-    def add(self, result: Path) -> None:
-        import pyperf
-
-        new = pyperf.BenchmarkSuite.load(str(result))
-        for bench in new.get_benchmarks():
-            if self.suite is None:
-                self.suite = pyperf.BenchmarkSuite([bench])
-            else:
-                self.suite.add_benchmark(bench)
-            self.count += 1
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        self.suite.dump(str(tmp), replace=True)
-        os.replace(tmp, self.path)
 
 
 def register(subparsers: Any) -> None:
@@ -237,8 +214,6 @@ def run(args: argparse.Namespace) -> int:
         TimeRemainingColumn,
     )
 
-    from bench.runner import runner_command
-
     console = Console(stderr=True)
     if args.list_extra:
         known = available_suites()
@@ -262,49 +237,39 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"two cases are named {twice!r}: the options select the same case twice")
     out = args.output or _default_output()
     out.parent.mkdir(parents=True, exist_ok=True)
-    writer = _Writer(out)
+    writer = SuiteWriter(out)
     pyperf_args = _pyperf_args(args)
     console.print(
         f"vmalab bench: {len(plan)} benchmarks, suites {', '.join(suites)}; backends {', '.join(opts.backends)}; "
         f"sizes {', '.join(map(str, opts.sizes))} -> {out}",
         highlight=False,
     )
-    failures: list[str] = []
     started = time.monotonic()
     columns = (
         TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
     )  # fmt: skip
-    with (
-        tempfile.TemporaryDirectory(prefix="vmalab-bench-") as tmpdir,
-        Progress(*columns, console=console, transient=False) as progress,
-    ):
+    with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task("starting", total=len(plan))
+
+        def on_case(i: int, case: Case) -> None:
+            progress.update(task, description=f"[cyan]{case.name}", completed=i)
+
+        def on_failure(case: Case, tail: str) -> None:
+            progress.console.print(f"[red]failed[/] {case.name}: {tail}", highlight=False)
+
         try:
-            for i, (suite, case) in enumerate(plan):
-                progress.update(task, description=f"[cyan]{case.name}")
-                result = Path(tmpdir) / f"case{i}.json"
-                cmd = runner_command(suite, case.name, opts, str(result), pyperf_args)
-                proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-                if proc.returncode != 0 or not result.exists():
-                    tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-                    failures.append(case.name)
-                    progress.console.print(f"[red]failed[/] {case.name}: " + " | ".join(tail), highlight=False)
-                else:
-                    writer.add(result)
-                progress.advance(task)
+            failures = run_plan(plan, opts, writer, pyperf_args, on_case=on_case, on_failure=on_failure)
         except KeyboardInterrupt:
             progress.stop()
             kept = f"{writer.count} finished benchmarks kept in {out}" if writer.count else "nothing finished"
             console.print(f"[yellow]interrupted: {kept}[/]")
             return 130
-        progress.update(task, description="done")
+        progress.update(task, description="done", completed=len(plan))
     elapsed = time.monotonic() - started
     console.print(f"{writer.count} benchmarks in {elapsed:.0f} s -> {out}", highlight=False)
     if failures:
         console.print(f"[red]{len(failures)} failed:[/] {', '.join(failures)}", highlight=False)
     if writer.count and not args.no_table:
-        from bench.commands.compare import show
-
-        show([out], baseline=args.baseline)
+        print_comparison([out], baseline=args.baseline)
     return 1 if failures else 0
