@@ -34,7 +34,9 @@ API
 ``parse_maps(text, source="<maps>") -> list[MapsEntry]``,
 ``read_maps(pid="self") -> str``, ``record_snapshot(pid, path, command=None)``,
 ``load_snapshot(path) -> Snapshot``, ``Snapshot.vmas()``,
-``MapsEntry.to_vma()``, ``MapsFormatError``.
+``MapsEntry.to_vma()``, ``MapsFormatError``; ``header_item(line)`` and
+``parse_header(lines)``: the one parser of the ``# key: value`` headers that
+snapshots and traces share.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ import datetime as _dt
 import gzip
 import os
 import platform
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -65,7 +68,9 @@ __all__ = [
     "MapsEntry",
     "MapsFormatError",
     "Snapshot",
+    "header_item",
     "load_snapshot",
+    "parse_header",
     "parse_maps",
     "read_maps",
     "record_snapshot",
@@ -184,14 +189,25 @@ class Snapshot:
         return len(self.entries)
 
 
-def _header(text: str) -> dict[str, str]:
+def header_item(line: str) -> tuple[str, str] | None:
+    """``# key: value`` -> ``(key, value)``; ``None`` for any other line (a bare ``#`` comment too).
+
+    The one parser of the ``# key: value`` headers that snapshots and traces share."""
+    if not line.startswith("#"):
+        return None
+    key, sep, value = line[1:].partition(":")
+    return (key.strip(), value.strip()) if sep else None
+
+
+def parse_header(lines: Iterable[str]) -> dict[str, str]:
+    """The header items of the leading ``#`` lines (stops at the first other line)."""
     meta: dict[str, str] = {}
-    for line in text.splitlines():
+    for line in lines:
         if not line.startswith("#"):
             break
-        key, sep, value = line[1:].partition(":")
-        if sep:
-            meta[key.strip()] = value.strip()
+        item = header_item(line)
+        if item is not None:
+            meta[item[0]] = item[1]
     return meta
 
 
@@ -201,7 +217,7 @@ def load_snapshot(path: str | os.PathLike[str]) -> Snapshot:
     entries = parse_maps(text, str(path))
     keep = [e for e in entries if e.end <= TASK_SIZE]
     skipped = [e for e in entries if e.end > TASK_SIZE]
-    return Snapshot(keep, _header(text), skipped)
+    return Snapshot(keep, parse_header(text.splitlines()), skipped)
 
 
 def read_maps(pid: int | str = "self") -> str:

@@ -86,7 +86,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from bench.inputs.maps import Snapshot, open_text
+from bench.inputs.maps import Snapshot, header_item, open_text, parse_header
 from structures.vma import MAP_ANONYMOUS, MAP_FIXED, PAGE_SHIFT, PAGE_SIZE, VMAError
 
 __all__ = [
@@ -240,9 +240,9 @@ def parse_trace(text: str, source: str = "<trace>") -> Trace:
         if not line.strip():
             continue
         if line.startswith("#"):
-            key, sep, value = line[1:].partition(":")
-            if sep:
-                meta[key.strip()] = value.strip()
+            item = header_item(line)
+            if item is not None:
+                meta[item[0]] = item[1]
             continue
         try:
             ev = _parse_event(line)
@@ -262,19 +262,11 @@ def load_trace(path: str | os.PathLike[str]) -> Trace:
 
 def read_header(path: str | os.PathLike[str]) -> dict[str, str]:
     """The ``# key: value`` header of a trace or snapshot file, reading only its top."""
-    meta: dict[str, str] = {}
     with open(path, "rb") as raw:
         gz = raw.read(2) == b"\x1f\x8b"
         raw.seek(0)
         with gzip.open(raw, "rb") if gz else open(path, "rb") as fh:
-            for bline in fh:
-                line = bline.decode("utf-8", errors="replace")
-                if not line.startswith("#"):
-                    break
-                key, sep, value = line[1:].partition(":")
-                if sep:
-                    meta[key.strip()] = value.strip()
-    return meta
+            return parse_header(bline.decode("utf-8", errors="replace") for bline in fh)
 
 
 def write_trace(trace: Trace, path: str | os.PathLike[str]) -> Path:
