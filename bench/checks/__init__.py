@@ -1,3 +1,4 @@
-"""Correctness runs the CLI offers: differential runs against the ``list`` oracle
-(``vmalab check``) and the range-lock torture engine (``vmalab torture``).
+"""Correctness runs the CLI offers: ``vmalab check`` and ``vmalab torture``.
+
+Differential runs against the ``list`` oracle, and the lock torture engine.
 """

@@ -4,7 +4,7 @@ Invariant
 ---------
 Every case replays one input from scratch per loop (a fresh ``AddressSpace``
 per Linux ``mm``), so every loop does identical work and every backend ends
-in the same state (``tests/test_traces.py`` checks that against ``list``).
+in the same state (``tests/harness/test_traces.py`` checks that against ``list``).
 Loading and parsing happen once per worker, before the first timer starts.
 
 Op mix
