@@ -1,6 +1,6 @@
 """Range locks an index carries as ``idx.lock``.
 
-``api``        handles, guards, statistics and the ``RangeLockBase`` every kind shares
+``api``        handles, guards, statistics and the ``LockBase`` every kind shares
 ``rwsem``      ``RWSemaphore``: the FIFO reader/writer semaphore (``mmap_sem``)
 ``rangelock``  ``RangeLock``: Bueso's interval-tree range lock (the default)
 """

@@ -38,7 +38,7 @@ Layout
 
 API
 ---
-``RangeLock()`` with the ``RangeLockBase`` API: ``read``, ``write``,
+``RangeLock()`` with the ``LockBase`` API: ``read``, ``write``,
 ``acquire_read``, ``acquire_write``, ``try_read``, ``try_write``,
 ``release``, ``downgrade``, ``stats``; plus ``held()``, ``waiting()``,
 ``ranges()`` and ``check()`` for tests and the torture command.
@@ -51,7 +51,7 @@ from time import monotonic
 from typing import Any
 
 from structures.lib.interval_tree import IntervalTree
-from structures.locks.api import ABANDONED, GRANTED, RELEASED, WAITING, LockHandle, LockStats, RangeLockBase
+from structures.locks.api import ABANDONED, GRANTED, RELEASED, WAITING, LockBase, LockHandle, LockStats
 from structures.vma import InvariantError
 
 __all__ = ["RangeLock"]
@@ -75,7 +75,7 @@ class _Request(LockHandle):
         self.node: Any = None
 
 
-class RangeLock(RangeLockBase):
+class RangeLock(LockBase):
     """Range reader/writer lock: FIFO among conflicting ranges, disjoint ranges run free."""
 
     ranged = True

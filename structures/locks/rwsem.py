@@ -26,7 +26,7 @@ Layout
 
 API
 ---
-``RWSemaphore()`` with the ``RangeLockBase`` API: ``read``, ``write``,
+``RWSemaphore()`` with the ``LockBase`` API: ``read``, ``write``,
 ``acquire_read``, ``acquire_write``, ``try_read``, ``try_write``, ``release``,
 ``downgrade``, ``stats``; plus ``held()`` and ``waiting()`` for tests.
 """
@@ -38,12 +38,12 @@ from collections import deque
 from time import monotonic
 from typing import Any
 
-from structures.locks.api import ABANDONED, GRANTED, RELEASED, LockHandle, LockStats, RangeLockBase
+from structures.locks.api import ABANDONED, GRANTED, RELEASED, LockBase, LockHandle, LockStats
 
 __all__ = ["RWSemaphore"]
 
 
-class RWSemaphore(RangeLockBase):
+class RWSemaphore(LockBase):
     """FIFO reader/writer semaphore; every range is the full range."""
 
     ranged = False

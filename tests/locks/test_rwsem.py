@@ -277,3 +277,11 @@ def test_foreign_handles_are_refused_and_change_nothing() -> None:
             assert g is not None
             lk.release(g)
         assert (a.stats()["acquisitions"], b.stats()["acquisitions"])[1] == before[1] + 1
+
+
+def test_both_kinds_share_one_base_and_the_old_name_stays() -> None:
+    from structures import RangeLock
+    from structures.locks.api import LockBase, RangeLockBase
+
+    assert RangeLockBase is LockBase
+    assert isinstance(RWSemaphore(), LockBase) and isinstance(RangeLock(), RangeLockBase)
