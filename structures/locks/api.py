@@ -30,6 +30,7 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
+from time import monotonic
 from typing import Any
 
 from structures.vma import TASK_SIZE, InvalidRangeError, check_range
@@ -118,6 +119,10 @@ class LockBase(ABC):
     #: False for locks that treat every range as the full range (rwsem)
     ranged: bool = True
 
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()  # guards the kind's queue/tree and _stats
+        self._stats = LockStats()
+
     def read(self, start: int | None = None, end: int | None = None) -> _Guard:
         """``with lock.read(start, end):`` — no arguments = the full range."""
         s, e = _span(start, end)
@@ -148,10 +153,80 @@ class LockBase(ABC):
     def try_write(self, start: int | None = None, end: int | None = None) -> LockHandle | None:
         return self.acquire_write(start, end, blocking=False)
 
+    # ------------------------------------------------------------------
+    # the waiting protocol every kind shares
+    # ------------------------------------------------------------------
+    def _new_gate(self, handle: LockHandle) -> None:
+        """Give a request that must wait its closed gate and count the contention (mutex held).
+
+        The kind queues ``handle`` (its own structure, its own order) under the
+        same mutex hold, then calls ``_wait_for_grant`` once the mutex is dropped.
+        """
+        gate = threading.Lock()
+        gate.acquire()
+        handle.gate = gate
+        self._stats.contended += 1
+
+    def _wait_for_grant(self, handle: LockHandle, timeout: float | None) -> LockHandle | None:
+        """Sleep on ``handle``'s gate (mutex *not* held): ``handle`` once granted, ``None`` on timeout.
+
+        The protocol: whoever grants a queued request sets ``state = GRANTED``
+        under the mutex, then opens its gate — one wake-up per grant, no polling,
+        no broadcast.  Leaving early never leaves a trace:
+
+        * timeout: under the mutex, a request granted in the window after the
+          timeout expired is kept (we hold it); otherwise it is withdrawn, which
+          wakes the requests it was blocking, and counted in ``timeouts``;
+        * an exception while asleep (``KeyboardInterrupt``): a grant that raced
+          it is released, a waiting request withdrawn (counted in ``timeouts``),
+          and the exception re-raised.
+
+        ``wait_time``/``max_wait`` measure the sleep on the gate.
+        """
+        gate = handle.gate
+        assert gate is not None, f"{handle!r} waits without a gate"
+        t0 = monotonic()
+        try:
+            opened = gate.acquire(timeout=-1 if timeout is None else timeout)
+        except BaseException:  # interrupted while waiting: leave no trace, then re-raise
+            with self._mutex:
+                if handle.state == GRANTED:
+                    self._release_granted(handle)
+                elif handle.state == WAITING:
+                    self._withdraw_waiting(handle)
+                    self._stats.timeouts += 1
+            raise
+        waited = monotonic() - t0
+        with self._mutex:
+            # not opened but granted: granted in the window after the timeout expired, so we hold it
+            granted = opened or handle.state == GRANTED
+            stats = self._stats
+            if granted:
+                stats.acquisitions += 1
+            else:
+                self._withdraw_waiting(handle)
+                stats.timeouts += 1
+            stats.wait_time += waited
+            if waited > stats.max_wait:
+                stats.max_wait = waited
+        return handle if granted else None
+
+    # ------------------------------------------------------------------
+    # what each kind supplies
+    # ------------------------------------------------------------------
     @abstractmethod
     def _acquire(
         self, write: bool, start: int, end: int, blocking: bool, timeout: float | None
-    ) -> LockHandle | None: ...
+    ) -> LockHandle | None:
+        """Grant at once, or return ``None`` if not ``blocking``, or queue + ``_new_gate`` + ``_wait_for_grant``."""
+
+    @abstractmethod
+    def _release_granted(self, handle: LockHandle) -> None:
+        """Mutex held: drop a granted ``handle`` (state ``RELEASED``) and grant whom that unblocks."""
+
+    @abstractmethod
+    def _withdraw_waiting(self, handle: LockHandle) -> None:
+        """Mutex held: take a waiting ``handle`` out of the queue (state ``ABANDONED``), grant whom that unblocks."""
 
     @abstractmethod
     def release(self, handle: LockHandle) -> None: ...

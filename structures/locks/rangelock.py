@@ -47,11 +47,10 @@ API
 from __future__ import annotations
 
 import threading
-from time import monotonic
 from typing import Any
 
 from structures.lib.interval_tree import IntervalTree
-from structures.locks.api import ABANDONED, GRANTED, RELEASED, WAITING, LockBase, LockHandle, LockStats
+from structures.locks.api import ABANDONED, GRANTED, RELEASED, WAITING, LockBase, LockHandle
 from structures.vma import InvariantError
 
 __all__ = ["RangeLock"]
@@ -81,10 +80,9 @@ class RangeLock(LockBase):
     ranged = True
 
     def __init__(self) -> None:
-        self._mutex = threading.Lock()
+        super().__init__()
         self._tree = IntervalTree()
         self._seq = 0
-        self._stats = LockStats()
 
     # ------------------------------------------------------------------
     # acquire
@@ -115,41 +113,21 @@ class RangeLock(LockBase):
             self._seq += 1
             h.seq = self._seq
             h.blocking = n
-            gate = threading.Lock()
-            gate.acquire()
-            h.gate = gate
             h.node = tree.insert(start, last, h)
-            self._stats.contended += 1
-        t0 = monotonic()
-        try:
-            got = gate.acquire(timeout=-1 if timeout is None else timeout)
-        except BaseException:  # interrupted while waiting: leave no trace, then re-raise
-            with self._mutex:
-                if h.state == GRANTED:
-                    self._leave(h, RELEASED)
-                elif h.state == WAITING:
-                    self._leave(h, ABANDONED)
-                    self._stats.timeouts += 1
-            raise
-        waited = monotonic() - t0
-        with self._mutex:
-            if not got:
-                if h.state == GRANTED:
-                    got = True  # granted in the window after the timeout expired: we hold it
-                else:
-                    self._leave(h, ABANDONED)
-                    self._stats.timeouts += 1
-            st = self._stats
-            st.wait_time += waited
-            if waited > st.max_wait:
-                st.max_wait = waited
-            if got:
-                st.acquisitions += 1
-        return h if got else None
+            self._new_gate(h)
+        return self._wait_for_grant(h, timeout)
 
     # ------------------------------------------------------------------
     # leave / wake (mutex held)
     # ------------------------------------------------------------------
+    def _release_granted(self, handle: LockHandle) -> None:
+        assert isinstance(handle, _Request)
+        self._leave(handle, RELEASED)
+
+    def _withdraw_waiting(self, handle: LockHandle) -> None:
+        assert isinstance(handle, _Request)
+        self._leave(handle, ABANDONED)
+
     def _leave(self, h: _Request, state: str) -> None:
         """Remove ``h`` from the tree and unblock the later requests that counted it."""
         was_writer = h.write  # captured first: the judgement below must use the mode they counted

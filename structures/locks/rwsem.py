@@ -33,12 +33,10 @@ API
 
 from __future__ import annotations
 
-import threading
 from collections import deque
-from time import monotonic
 from typing import Any
 
-from structures.locks.api import ABANDONED, GRANTED, RELEASED, LockBase, LockHandle, LockStats
+from structures.locks.api import ABANDONED, GRANTED, RELEASED, LockBase, LockHandle
 
 __all__ = ["RWSemaphore"]
 
@@ -49,11 +47,10 @@ class RWSemaphore(LockBase):
     ranged = False
 
     def __init__(self) -> None:
-        self._mutex = threading.Lock()
+        super().__init__()
         self._readers = 0
         self._writer = False
         self._queue: deque[LockHandle] = deque()
-        self._stats = LockStats()
 
     def _can_grant(self, write: bool) -> bool:
         if write:
@@ -92,46 +89,16 @@ class RWSemaphore(LockBase):
                 return h
             if not blocking:
                 return None
-            gate = threading.Lock()
-            gate.acquire()
-            h.gate = gate
             self._queue.append(h)
-            self._stats.contended += 1
-        t0 = monotonic()
-        try:
-            got = gate.acquire(timeout=-1 if timeout is None else timeout)
-        except BaseException:  # interrupted while waiting: leave no trace, then re-raise
-            with self._mutex:
-                if h.state == GRANTED:
-                    self._drop(h)
-                else:
-                    self._abandon(h)
-            raise
-        if not got:
-            with self._mutex:
-                if h.state == GRANTED:
-                    got = True  # granted in the race window after the timeout: we hold it
-                else:
-                    self._abandon(h)
-        waited = monotonic() - t0
-        with self._mutex:
-            st = self._stats
-            st.wait_time += waited
-            if waited > st.max_wait:
-                st.max_wait = waited
-            if got:
-                st.acquisitions += 1
-        return h if got else None
+            self._new_gate(h)
+        return self._wait_for_grant(h, timeout)
 
-    def _abandon(self, h: LockHandle) -> None:
-        """Take a waiter out of the queue (mutex held)."""
-        self._queue.remove(h)
-        h.state = ABANDONED
-        self._stats.timeouts += 1
+    def _withdraw_waiting(self, handle: LockHandle) -> None:
+        self._queue.remove(handle)
+        handle.state = ABANDONED
         self._wake()  # we may have been the writer blocking the readers behind us
 
-    def _drop(self, h: LockHandle) -> None:
-        """Release a granted handle (mutex held)."""
+    def _release_granted(self, h: LockHandle) -> None:
         if h.write:
             self._writer = False
         else:
