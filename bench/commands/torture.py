@@ -42,7 +42,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from structures.base import LOCK_KINDS, make_lock
+from structures.locks import LOCK_KINDS, make_lock
 from structures.mm.address_space import page_work
 
 CELL = 4096
