@@ -33,13 +33,13 @@ Layout
         (input: _validate_span,        then _new_gate + _wait_for_grant
          _validate_timeout)          _release_granted, _withdraw_waiting (mutex held)
       _new_gate, _wait_for_grant     _occupancy (mutex held)
-      stats, _validate_downgrade     release, downgrade
+      stats, _validate_downgrade     release, downgrade, check
 
 API
 ---
 ``LockBase`` (alias ``RangeLockBase``): ``read``, ``write``, ``acquire_read``,
 ``acquire_write``, ``try_read``, ``try_write``, ``stats``; abstract
-``release``, ``downgrade``.  ``LockHandle``, ``LockStats``; the states
+``release``, ``downgrade``, ``check``.  ``LockHandle``, ``LockStats``; the states
 ``WAITING``, ``GRANTED``, ``RELEASED``, ``ABANDONED``.
 """
 
@@ -279,6 +279,10 @@ class LockBase(ABC):
     @abstractmethod
     def _occupancy(self) -> dict[str, Any]:
         """Mutex held: who is in the lock now (``waiting``, ``readers``, ``writer(s)``) for ``stats()``."""
+
+    @abstractmethod
+    def check(self) -> None:
+        """Recompute every invariant of the kind from scratch; ``InvariantError`` naming the request."""
 
     @abstractmethod
     def release(self, handle: LockHandle) -> None:

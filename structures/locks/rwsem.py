@@ -8,7 +8,9 @@ blocks every reader that arrives after it (writer preference, so writers never
 starve), and when the head of the queue is a run of readers they are granted
 together (readers never starve either).  Ranges passed to ``read``/``write``
 are validated and recorded on the handle but the semaphore treats every
-request as the full range — that is what ``mmap_sem`` did.
+request as the full range — that is what ``mmap_sem`` did.  Between calls no
+queued request could be granted: every grant that becomes possible is made
+before the mutex is dropped (no lost wake-up).
 
 Layout
 ------
@@ -27,7 +29,9 @@ API
 ---
 ``RWSemaphore()`` with the ``LockBase`` API: ``read``, ``write``,
 ``acquire_read``, ``acquire_write``, ``try_read``, ``try_write``, ``release``,
-``downgrade``, ``stats``; plus ``held()`` and ``waiting()`` for tests.
+``downgrade``, ``stats``; plus ``held()``, ``waiting()`` and ``check()``
+(recompute the invariant: ``_check_holders``, ``_check_queue``) for tests and
+the torture command.
 """
 
 from __future__ import annotations
@@ -35,7 +39,8 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from structures.locks.api import ABANDONED, GRANTED, RELEASED, LockBase, LockHandle
+from structures.locks.api import ABANDONED, GRANTED, RELEASED, WAITING, LockBase, LockHandle
+from structures.vma import InvariantError
 
 __all__ = ["RWSemaphore"]
 
@@ -141,6 +146,29 @@ class RWSemaphore(LockBase):
 
     def _occupancy(self) -> dict[str, Any]:
         return {"waiting": len(self._queue), "readers": self._readers, "writer": self._writer}
+
+    def check(self) -> None:
+        """Recompute every invariant above; ``InvariantError`` naming the request on a violation."""
+        with self._mutex:
+            self._check_holders()
+            self._check_queue()
+
+    def _check_holders(self) -> None:
+        """One writer, or readers, or nobody."""
+        if self._readers < 0:
+            raise InvariantError(f"rwsem: readers={self._readers} is negative")
+        if self._writer and self._readers:
+            raise InvariantError(f"rwsem: a writer holds it beside {self._readers} readers")
+
+    def _check_queue(self) -> None:
+        """Every queued request waits on its closed gate, and the head could not be granted (no lost wake-up)."""
+        for position, waiter in enumerate(self._queue):
+            if type(waiter) is not LockHandle or waiter.owner is not self or waiter.state != WAITING:
+                raise InvariantError(f"rwsem: queued request #{position} {waiter!r} is not waiting on this lock")
+            if waiter.gate is None or not waiter.gate.locked():
+                raise InvariantError(f"rwsem: queued request #{position} {waiter!r} has no closed gate")
+        if self._queue and self._can_grant(self._queue[0].write):
+            raise InvariantError(f"rwsem: head request {self._queue[0]!r} could be granted but sleeps (lost wake-up)")
 
     def __repr__(self) -> str:
         with self._mutex:

@@ -54,6 +54,9 @@ class ScriptedGate:
     def release(self) -> None:
         self.inner.release()
 
+    def locked(self) -> bool:
+        return self.inner.locked()
+
 
 class FakeThreading:
     Lock = ScriptedGate
@@ -89,6 +92,7 @@ def test_interrupted_waiter_withdraws_and_wakes_who_it_blocked(kind: type, monke
     late_reader = threading.Thread(target=lambda: got.append(lock.acquire_read(0, 4096, timeout=5)), daemon=True)
     late_reader.start()  # queued behind the writer: FIFO / writer preference
     wait_until(lambda: lock.waiting() == 2)
+    lock.check()
     ScriptedGate.told.set()
     writer.join(5)
     late_reader.join(5)
@@ -96,6 +100,7 @@ def test_interrupted_waiter_withdraws_and_wakes_who_it_blocked(kind: type, monke
     assert got and got[0] is not None, "the reader behind the withdrawn writer was never woken"
     stats = lock.stats()
     assert stats["timeouts"] == 1 and stats["waiting"] == 0 and stats["readers"] == 2
+    lock.check()
     lock.release(got[0])
     lock.release(reader)
     assert lock.try_write() is not None  # nothing phantom left
@@ -112,6 +117,7 @@ def test_interrupt_racing_a_grant_releases_it(kind: type, monkeypatch: pytest.Mo
     assert isinstance(outcome[0], KeyboardInterrupt)
     stats = lock.stats()
     assert stats["waiting"] == 0 and stats["readers"] == 0 and stats["timeouts"] == 0
+    lock.check()
     again = lock.try_write()
     assert again is not None, "the interrupted grant was left held"
     lock.release(again)
@@ -130,5 +136,6 @@ def test_timeout_racing_a_grant_keeps_it(kind: type, monkeypatch: pytest.MonkeyP
     stats = lock.stats()
     assert stats["timeouts"] == 0 and stats["acquisitions"] == 2 and stats["contended"] == 1
     assert lock.try_read(0, 4096) is None  # we hold it
+    lock.check()
     lock.release(handle)
     assert lock.try_write() is not None
