@@ -13,6 +13,13 @@ leave a waiter queued or a range held: ``LockBase._wait_for_grant`` withdraws
 the request, or releases a grant that raced them.  ``LockStats`` counters
 change only under the lock's mutex.
 
+Without the GIL (DESIGN §10) this relies on nothing but ``threading.Lock``:
+every field a kind shares (its queue or tree, ``state``, ``blocking``, the
+counters) is read and written under ``_mutex``; a grant is handed over by the
+granter releasing the gate the sleeper is blocked on (a ``threading.Lock`` may
+be released by another thread).  A ``_Guard`` is per ``with`` statement and is
+not meant to be shared between threads.
+
 Layout
 ------
 ::
@@ -244,6 +251,9 @@ class LockBase(ABC):
                     self._withdraw_waiting(handle)
                     self._stats.timeouts += 1
             raise
+        # From here until the caller holds the handle, an exception raised asynchronously
+        # (KeyboardInterrupt, main thread only) would strand a grant: a window every lock
+        # written in Python has; the one above, the long sleep, is closed.
         waited = monotonic() - t0
         with self._mutex:
             # not opened but granted: granted in the window after the timeout expired, so we hold it

@@ -2,8 +2,9 @@
 
 Invariant
 ---------
-Every request — granted *or* waiting — is one node ``[start, last]`` of one
-interval tree, guarded by one internal mutex.  Each request carries an
+Every request ``[start, end)`` — granted *or* waiting — is one node of one
+interval tree (which keys it by the inclusive ``[start, last = end - 1]``),
+guarded by one internal mutex.  Each request carries an
 arrival number ``seq`` (strictly increasing) and a ``blocking`` count::
 
     blocking(r) == #{ q in tree : q.seq < r.seq and conflict(q, r) }
@@ -15,7 +16,7 @@ conflicting ranges, no starvation, no deadlock: the wait-for graph follows
 arrival order), and disjoint ranges never wait for each other.  A full-range
 lock behaves as a FIFO rwsem.
 
-The count is maintained, never recomputed:
+The count is maintained, never recomputed (except by ``check()``):
 
 * arrival: count the conflicting overlaps already in the tree, insert;
 * leave (release, timeout, interrupt): remove, then decrement every *later*
