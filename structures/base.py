@@ -57,13 +57,13 @@ index (``vmacache+X``): ``writer_mutex``, ``seqnum`` (the shared ``SeqNum``) and
 
 from __future__ import annotations
 
-import importlib
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from itertools import islice, pairwise
 from typing import Any, ClassVar
 
+from structures.locks import DEFAULT_LOCK, LOCK_KINDS, make_lock  # re-exported: user code imports them from here
 from structures.vma import (
     PAGE_SIZE,
     TASK_SIZE,
@@ -78,15 +78,7 @@ from structures.vma import (
     is_int,
 )
 
-__all__ = ["VMAIndex", "make_lock", "LOCK_KINDS", "DEFAULT_LOCK"]
-
-#: Lock kinds an index can carry, by name -> "module:Class".
-LOCK_KINDS: dict[str, str] = {
-    "rwsem": "structures.locks.rwsem:RWSemaphore",
-    "range": "structures.locks.rangelock:RangeLock",
-}
-#: The lock an index gets when none is named.
-DEFAULT_LOCK = "range"
+__all__ = ["DEFAULT_LOCK", "LOCK_KINDS", "Primitives", "SeqNum", "VMAIndex", "make_lock"]
 
 _ITER_BATCH = 64
 
@@ -142,23 +134,6 @@ class Primitives:
     def __init__(self, index: VMAIndex) -> None:
         for name in self.__slots__:
             setattr(self, name, getattr(index, "_" + name))
-
-
-def make_lock(lock: object = None) -> Any:
-    """Build an index lock from a kind name (``"rwsem"``, ``"range"``) or pass an object through."""
-    if lock is None:
-        lock = DEFAULT_LOCK
-    if isinstance(lock, str):
-        try:
-            target = LOCK_KINDS[lock]
-        except KeyError:
-            raise ValueError(f"unknown lock kind {lock!r}; known: {', '.join(sorted(LOCK_KINDS))}") from None
-        module, _, cls = target.partition(":")
-        return getattr(importlib.import_module(module), cls)()
-    for attr in ("read", "write", "release"):
-        if not hasattr(lock, attr):
-            raise TypeError(f"lock object {lock!r} lacks {attr}()")
-    return lock
 
 
 def _bad_vma(vma: object) -> TypeError:

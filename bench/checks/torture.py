@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from time import monotonic
 from typing import Any
 
-from structures.base import make_lock
+from structures.locks import make_lock
 from structures.mm.address_space import page_work
 
 CELL = 4096

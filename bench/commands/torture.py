@@ -15,7 +15,7 @@ from rich.live import Live
 from rich.table import Table
 
 from bench.checks.torture import ThreadReport, TortureResult, run_torture
-from structures.base import LOCK_KINDS
+from structures.locks import LOCK_KINDS
 
 __all__ = ["register", "run"]
 

@@ -232,12 +232,12 @@ def test_interrupted_waiter_leaves_cleanly(monkeypatch: pytest.MonkeyPatch) -> N
         def release(self) -> None:
             self.inner.release()
 
-    import structures.locks.rangelock as mod
+    import structures.locks.api as api  # the gates are made by the shared waiting protocol
 
     class FakeThreading:
         Lock = Gate
 
-    monkeypatch.setattr(mod, "threading", FakeThreading)
+    monkeypatch.setattr(api, "threading", FakeThreading)
     with pytest.raises(KeyboardInterrupt):
         lock.acquire_write(0, 100)  # arrives after C, interrupted while waiting
     monkeypatch.undo()

@@ -244,6 +244,7 @@ def test_mutual_exclusion_counter() -> None:
     assert state["bad"] == 0
     assert sem.held() == (0, False)
     assert sem.stats()["acquisitions"] == 1200
+    sem.check()
 
 
 def test_index_lock_choice() -> None:
@@ -277,3 +278,40 @@ def test_foreign_handles_are_refused_and_change_nothing() -> None:
             assert g is not None
             lk.release(g)
         assert (a.stats()["acquisitions"], b.stats()["acquisitions"])[1] == before[1] + 1
+
+
+def test_both_kinds_share_one_base_and_the_old_name_stays() -> None:
+    from structures import RangeLock
+    from structures.locks.api import LockBase, RangeLockBase
+
+    assert RangeLockBase is LockBase
+    assert isinstance(RWSemaphore(), LockBase) and isinstance(RangeLock(), RangeLockBase)
+
+
+def test_check_recomputes_the_invariant() -> None:
+    from structures import InvariantError
+
+    sem = RWSemaphore()
+    w = sem.acquire_write()
+    assert w is not None
+    got: list[object] = []
+    t = threading.Thread(target=lambda: got.append(sem.acquire_read(timeout=5)))
+    t.start()
+    wait_until(lambda: sem.waiting() == 1)
+    sem.check()
+    sem._readers = 1  # corrupt: a writer beside a reader
+    with pytest.raises(InvariantError, match="beside 1 readers"):
+        sem.check()
+    sem._readers = 0
+    sem._writer = False  # corrupt: nobody holds it, yet the reader sleeps
+    lost_wakeup = r"head request <LockHandle read .* waiting> could be granted but sleeps \(lost wake-up\)"
+    with pytest.raises(InvariantError, match=lost_wakeup):
+        sem.check()
+    sem._writer = True
+    sem.release(w)
+    t.join(5)
+    assert got and got[0] is not None
+    sem.check()
+    sem.release(got[0])  # type: ignore[arg-type]
+    sem.check()
+    assert sem.held() == (0, False)
