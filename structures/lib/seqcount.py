@@ -27,7 +27,11 @@ DESIGN section 10) -- nothing else:
   one C call under the dict's own lock).
 
 ``seq += 1`` is a read-modify-write, which is safe only because one writer at a
-time runs a section: callers serialise writers with their own mutex.
+time runs a section: callers serialise writers with their own mutex.  A
+writer whose section holds no read of its own may open and close it by
+bumping ``seq`` itself (``seq += 1`` before its first store and after its
+last): ``begin()``/``end()`` without recording ``writer`` and without two
+calls (maple's publishing stores do: measured 4-9 % of its insert + remove).
 
 Layout
 ------
