@@ -22,10 +22,10 @@ tree's ``dump``:
 
 Layout
 ------
-One depth-first walk (``validate``) carries the node bounds down and the
+One depth-first walk (``check_tree``) carries the node bounds down and the
 recomputed gaps up, calling the sub-checks on each node::
 
-    validate(root, leaf_slots, internal_slots, count)
+    check_tree(root, leaf_slots, internal_slots, count)
       walk(node, name, node_min, node_last, depth)
         check_links -> check_fill -> check_pivots
         leaf:  check_depth, check_entries, check_nulls   -> leaf_gap
@@ -34,7 +34,7 @@ recomputed gaps up, calling the sub-checks on each node::
 
 API
 ---
-``validate(root, leaf_slots, internal_slots, count)``; the sub-checks
+``check_tree(root, leaf_slots, internal_slots, count)``; the sub-checks
 ``check_links``, ``check_fill``, ``check_pivots``, ``check_depth``,
 ``check_entries``, ``check_nulls``, ``check_gaps``, ``check_count``;
 ``DUMP_NODES``.
@@ -55,7 +55,7 @@ __all__ = [
     "check_links",
     "check_nulls",
     "check_pivots",
-    "validate",
+    "check_tree",
 ]
 
 #: a failing check of a tree with at most this many nodes attaches the tree's dump
@@ -159,7 +159,7 @@ def check_count(found: int, count: int) -> None:
         raise InvariantError(f"maple check_count: node root: {found} VMAs in the leaves, count says {count}")
 
 
-def validate(root: Node, leaf_slots: int, internal_slots: int, count: int) -> None:
+def check_tree(root: Node, leaf_slots: int, internal_slots: int, count: int) -> None:
     """Every sub-check over the tree below ``root``; ``InvariantError`` naming node and slot
     (with the tree's dump attached when it has at most ``DUMP_NODES`` nodes)."""
     seen: set[int] = set()

@@ -10,10 +10,10 @@ self._gen`` marks a copy made by the running write, anything else is
 published and is copied (``_copy``) before being touched.  Nothing here makes
 a node visible; ``store.InPlaceWriter._publish`` does, with one reference store:
 
-* root mode (``_pdepth == 0``): the path from ``_wroot`` down is copied and
+* root mode (``_subtree_depth == 0``): the path from ``_wroot`` down is copied and
   ``_wroot`` becomes the new root;
-* subtree mode (``_pdepth = d > 0``): only nodes at depth >= ``d`` are
-  copied; the copy of the single node at depth ``d`` (``_ptop``) replaces
+* subtree mode (``_subtree_depth = d > 0``): only nodes at depth >= ``d`` are
+  copied; the copy of the single node at depth ``d`` (``_subtree_top``) replaces
   its live parent's slot.  If the write must change a node above depth
   ``d`` (``_fixup`` finds the top over width or under fill, or a second
   subtree is needed) it raises ``_Abort``: the private copies are dropped
@@ -70,8 +70,8 @@ class PathCopyWriter:
     _wcount: int
     _replaced: list[Node]
     _deferring: set[int]
-    _pdepth: int
-    _ptop: tuple[list[Node], list[int], Node, Node] | None
+    _subtree_depth: int
+    _subtree_top: tuple[list[Node], list[int], Node, Node] | None
 
     def _copy(self, node: Node) -> Node:
         """A private copy of a published node (copy-on-write); the original dies at publish."""
@@ -82,7 +82,7 @@ class PathCopyWriter:
     def _wpath(self, addr: int) -> Path:
         """Descend the version being built to ``addr``, making every node on the path private."""
         gen = self._gen
-        depth = self._pdepth
+        depth = self._subtree_depth
         node = self._wroot
         if not depth and node.gen != gen:
             node = self._wroot = self._copy(node)
@@ -97,9 +97,9 @@ class PathCopyWriter:
                 node_min = piv[i - 1] + 1
             child = node.slots[i]
             if len(nodes) == depth:  # child is the top of the private subtree; node is live
-                top = self._ptop
+                top = self._subtree_top
                 if top is None:
-                    top = self._ptop = (nodes.copy(), [*idxs, i], child, self._copy(child))
+                    top = self._subtree_top = (nodes.copy(), [*idxs, i], child, self._copy(child))
                 elif top[2] is not child:
                     raise _Abort  # a second subtree: needs a path copy from the root
                 child = top[3]
@@ -121,17 +121,17 @@ class PathCopyWriter:
             and self._wroot is self._root
             and (not self._deferring or threading.get_ident() not in self._deferring)
         ):
-            self._pdepth = height - 3  # _rebuild failed: the leaf's parent changes shape
+            self._subtree_depth = height - 3  # _rebuild failed: the leaf's parent changes shape
             try:
                 op(vma)
                 return
             except _Abort:
-                self._ptop = None
+                self._subtree_top = None
                 self._replaced = []
                 self._wcount = self._count
                 self._gen += 1  # the discarded copies stay unreachable
             finally:
-                self._pdepth = 0
+                self._subtree_depth = 0
         op(vma)
 
     def _insert_slow(self, vma: VMA) -> None:
@@ -192,7 +192,7 @@ class PathCopyWriter:
         nodes, idxs, mins = path
         k = len(nodes) - 1
         moved = False
-        depth = self._pdepth
+        depth = self._subtree_depth
         while k > 0:
             if k <= depth:  # subtree mode: the parent is live; _publish stores the top's gap
                 n = len(nodes[k].slots)
@@ -334,8 +334,8 @@ class PathCopyWriter:
         a_nodes[d].pivots[a_idxs[d]] = boundary
         for node in a_nodes[d + 1 : -1]:  # A's spine below it ends at the boundary too
             node.pivots[-1] = boundary
-        self._regap(a_nodes, a_idxs, self._pdepth)
-        self._regap(b_nodes, b_idxs, self._pdepth)
+        self._regap(a_nodes, a_idxs, self._subtree_depth)
+        self._regap(b_nodes, b_idxs, self._subtree_depth)
         self._fixup(self._wpath(boundary))
         self._fixup(self._wpath(boundary + 1))
 

@@ -121,7 +121,7 @@ from bisect import bisect_left
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from structures.backends.maple.check import validate
+from structures.backends.maple.check import check_tree
 from structures.backends.maple.gap import gap_top_down, gap_up
 from structures.backends.maple.node import LAST, Node, dump, min_fill, tree_stats
 from structures.backends.maple.store import REMOVED, InPlaceWriter
@@ -156,11 +156,11 @@ class MapleIndex(InPlaceWriter, VMAIndex):
         self._replaced: list[Node] = []
         self._deferring: set[int] = set()
         self._seqcount = SeqCount()  # odd while a writer publishes; restarts counted per thread
-        # subtree mode of a structural write: nodes at depth >= _pdepth are copied, the
-        # copy of the one node at depth _pdepth (_ptop: live parent, slot, original, copy)
+        # subtree mode of a structural write: nodes at depth >= _subtree_depth are copied, the
+        # copy of the one node at depth _subtree_depth (_subtree_top: live parent, slot, original, copy)
         # is published by one slot store into its live parent (0: copy from the root)
-        self._pdepth = 0
-        self._ptop: tuple[list[Node], list[int], Node, Node] | None = None
+        self._subtree_depth = 0
+        self._subtree_top: tuple[list[Node], list[int], Node, Node] | None = None
 
     # ------------------------------------------------------------------
     # readers (lock-free: each loads self._root once)
@@ -451,9 +451,9 @@ class MapleIndex(InPlaceWriter, VMAIndex):
     def _check(self) -> None:
         # the newest version: equal to the published one except in the instant between a
         # ``replace``'s last primitive and its publish (both versions are then valid)
-        validate(self._wroot, self.leaf_slots, self.internal_slots, self._wcount)
+        check_tree(self._wroot, self.leaf_slots, self.internal_slots, self._wcount)
         if self._wroot is not self._root:
-            validate(self._root, self.leaf_slots, self.internal_slots, self._count)
+            check_tree(self._root, self.leaf_slots, self.internal_slots, self._count)
 
     def _stats(self) -> dict[str, Any]:
         st = tree_stats(self._root, self.leaf_slots, self.internal_slots)

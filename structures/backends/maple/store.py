@@ -323,9 +323,9 @@ class InPlaceWriter(PathCopyWriter):
     def _publish(self) -> None:
         """Make the general path's private version visible with one reference store, then
         kill the nodes it replaced."""
-        top = self._ptop
+        top = self._subtree_top
         if top is not None:  # subtree mode: one slot store into the live parent
-            self._ptop = None
+            self._subtree_top = None
             parents, idxs, _, new = top
             self._count = self._wcount
             self._replace_child(parents, idxs, new, node_gap(new, self._node_min_below(parents, idxs)))
