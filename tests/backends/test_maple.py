@@ -512,3 +512,34 @@ def test_multi_leaf_readers_never_see_a_state_that_never_existed() -> None:
     assert not bad, bad[:3]
     assert reads[0] > 0
     m.check()
+
+
+def test_mutation_seq_moves_after_a_path_copy_is_published() -> None:
+    """vmacache tags what it caches with the ``mutation_seq`` it read *before* asking the
+    index: a lookup that runs while a general-path write is publishing (seq already
+    bumped, old tree still visible) must not cache a VMA that is about to go."""
+    from structures.backends.vmacache import VMACacheIndex
+
+    m = MapleIndex(leaf_slots=4, internal_slots=4)
+    cache = VMACacheIndex(m)
+    vs = [_vma(3 * i, 2) for i in range(300)]
+    for v in vs:
+        cache.insert(v)
+    publish = m._publish
+    probe: list[VMA] = []
+
+    def publishing() -> None:
+        if m._replaced and probe:
+            cache.lookup(probe[0].start)  # a lockless lookup in the middle of the write
+        publish()
+
+    m._publish = publishing  # type: ignore[method-assign]
+    slow = 0
+    for v in vs[::2]:
+        probe[:] = [v]
+        before = m._gen
+        cache.remove(v)
+        slow += m._gen != before  # a general-path write published a private version
+        assert cache.lookup(v.start) is None, f"{v!r} served from the cache after its removal"
+    assert slow > 0
+    m.check()

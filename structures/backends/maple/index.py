@@ -392,9 +392,9 @@ class MapleIndex(InPlaceWriter, VMAIndex):
                 if hit is None:
                     raise InvariantError(f"maple insert: {vma!r} meets no VMA but has no None slot")
                 raise OverlapError(f"{vma!r} overlaps stored {hit!r}", existing=hit)
-            self._seq += 1
             if self._replaced:  # _commit(), skipped when the write published itself in place
                 self._publish()
+            self._seq += 1  # after the publish, as the base does: vmacache tags fills with it
 
     def remove(self, vma: VMA) -> None:
         """``VMAIndex.remove``, with one descent serving both the presence check and the store."""
@@ -407,9 +407,9 @@ class MapleIndex(InPlaceWriter, VMAIndex):
                 if cur is not None and cur.start == vma.start and cur.end == vma.end:
                     raise NotMappedError(f"{vma!r} is not stored (the range holds {cur!r})")
                 raise NotMappedError(f"{vma!r} is not stored")
-            self._seq += 1
             if self._replaced:  # _commit(), skipped when the write published itself in place
                 self._publish()
+            self._seq += 1  # after the publish, as the base does: vmacache tags fills with it
 
     def _insert(self, vma: VMA) -> None:
         if not self._insert_at(vma):
