@@ -370,8 +370,8 @@ class XArrayIndex(VMAIndex):
                 if bits:
                     x = node.slots[off + (bits & -bits).bit_length()]
                     while type(x) is xa_node:
-                        b = x.present
-                        x = x.slots[(b & -b).bit_length() - 1]
+                        present = x.present
+                        x = x.slots[(present & -present).bit_length() - 1]
                     break
                 if node.dead:
                     return seqcount.read(self._find_walk, page)

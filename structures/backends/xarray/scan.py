@@ -136,10 +136,10 @@ def scan_fwd_from(node: XANode, off: int, page: int, mode: int, mask: int) -> tu
             x = node.slots[off]
             while type(x) is XANode:
                 node = x
-                b = _bitmap(node, mode, all_slots)
-                if not b:
+                child_bits = _bitmap(node, mode, all_slots)
+                if not child_bits:
                     raise Torn
-                off = (b & -b).bit_length() - 1
+                off = (child_bits & -child_bits).bit_length() - 1
                 found += off << node.shift
                 x = node.slots[off]
             if not _terminal(x, mode):
@@ -178,10 +178,10 @@ def scan_bwd(root: XANode | None, page: int, mode: int, mask: int) -> tuple[int,
             x = node.slots[off]
             while type(x) is XANode:
                 node = x
-                b = _bitmap(node, mode, all_slots)
-                if not b:
+                child_bits = _bitmap(node, mode, all_slots)
+                if not child_bits:
                     raise Torn
-                off = b.bit_length() - 1
+                off = child_bits.bit_length() - 1
                 found += off << node.shift
                 x = node.slots[off]
             if not _terminal(x, mode):
@@ -217,8 +217,8 @@ def find_entry(root: XANode | None, page: int, mask: int) -> VMA | None:
         if bits:
             x = node.slots[off + (bits & -bits).bit_length()]
             while type(x) is XANode:
-                b = x.present
-                x = x.slots[(b & -b).bit_length() - 1]
+                present = x.present
+                x = x.slots[(present & -present).bit_length() - 1]
             if x is None:
                 raise Torn
             return x if type(x) is VMA else x.vma  # type: ignore[no-any-return]
@@ -242,8 +242,8 @@ def find_prev_entry(root: XANode | None, addr: int, mask: int) -> VMA | None:
         if v.end <= addr:
             return v
         page = (v.start >> PAGE_SHIFT) - 1
-    r = scan_bwd(root, page, PRESENT, mask)
-    return None if r is None else entry_vma(r[1])
+    hit = scan_bwd(root, page, PRESENT, mask)
+    return None if hit is None else entry_vma(hit[1])
 
 
 def collect(root: XANode | None, start: int, end: int, limit: int, mask: int) -> list[VMA]:
@@ -267,25 +267,25 @@ def gap_search(root: XANode | None, length: int, low: int, high: int, top_down: 
     if not top_down:
         start = low_page
         while True:
-            r = scan_fwd(root, start, FREE, mask)
-            if r is None or r[0] + pages > high_page:
+            hit = scan_fwd(root, start, FREE, mask)
+            if hit is None or hit[0] + pages > high_page:
                 return None
-            start = r[0]  # first free page of a run
-            r = scan_fwd(root, start, PRESENT, mask)
-            end = MAX_PAGES if r is None else r[0]  # the run is [start, end)
+            start = hit[0]  # first free page of a run
+            hit = scan_fwd(root, start, PRESENT, mask)
+            end = MAX_PAGES if hit is None else hit[0]  # the run is [start, end)
             if end - start >= pages:
                 return start << PAGE_SHIFT
             start = end
     end = high_page  # exclusive end of the part still to search
     while end - low_page >= pages:
-        r = scan_bwd(root, end - 1, FREE, mask)
-        if r is None:
+        hit = scan_bwd(root, end - 1, FREE, mask)
+        if hit is None:
             return None
-        run_end = r[0] + 1  # the free run ends at page run_end (exclusive)
+        run_end = hit[0] + 1  # the free run ends at page run_end (exclusive)
         if run_end - low_page < pages:
             return None
-        r = scan_bwd(root, run_end - 1, PRESENT, mask)
-        run_start = 0 if r is None else r[0] + 1
+        hit = scan_bwd(root, run_end - 1, PRESENT, mask)
+        run_start = 0 if hit is None else hit[0] + 1
         if run_end - max(run_start, low_page) >= pages:
             return (run_end - pages) << PAGE_SHIFT
         end = run_start
@@ -316,8 +316,8 @@ def marked(root: XANode | None, start: int, end: int, mark: int, mask: int) -> V
         v = entry_vma(x)
         if mark_of(root, v, mark, mask):
             return v
-    r = scan_fwd(root, page + 1, mark, mask) if page + 1 < MAX_PAGES else None
-    if r is None:
+    hit = scan_fwd(root, page + 1, mark, mask) if page + 1 < MAX_PAGES else None
+    if hit is None:
         return None
-    v = entry_vma(r[1])
+    v = entry_vma(hit[1])
     return v if v.start < end else None
