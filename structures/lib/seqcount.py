@@ -23,8 +23,10 @@ DESIGN section 10) -- nothing else:
   two loads of ``seq`` bracket its walk's loads, the writer's two stores of
   ``seq`` bracket its publishing stores;
 * one ``d.get(k)`` and one ``d[k] = v`` on a dict (``ThreadCounter.add``; only
-  the owning thread ever writes its key), and one ``d.copy()`` (``total``,
-  one C call under the dict's own lock).
+  the owning thread ever writes its key -- a finished thread's id may be
+  reused by a new thread, which then continues that slot, still its only
+  writer), and one ``d.copy()`` (``total``, one C call under the dict's own
+  lock).
 
 ``seq += 1`` is a read-modify-write, which is safe only because one writer at a
 time runs a section: callers serialise writers with their own mutex.  A

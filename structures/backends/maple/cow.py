@@ -1,4 +1,4 @@
-"""The maple tree's general write path: path copying into private nodes (``MapleIndex``'s mixin).
+"""The maple tree's general write path: path copying into private nodes (the fallback of ``store``).
 
 Invariant
 ---------
@@ -31,10 +31,10 @@ Layout
 
 API
 ---
-``PathCopyWriter`` (mixin; ``MapleIndex`` supplies the state, declared here): ``_copy``,
-``_wpath``, ``_slow``, ``_insert_slow``, ``_remove_slow``, ``_fixup``,
-``_overflow``, ``_redistribute``, ``_join_nulls``, ``_pair``, ``_regap``;
-``_Abort``.
+``PathCopyWriter`` (mixin under ``store.InPlaceWriter``; ``MapleIndex``
+supplies the state, declared here): ``_copy``, ``_wpath``, ``_slow``,
+``_insert_slow``, ``_remove_slow``, ``_fixup``, ``_overflow``,
+``_redistribute``, ``_join_nulls``, ``_pair``, ``_regap``; ``_Abort``.
 """
 
 from __future__ import annotations
