@@ -238,6 +238,34 @@ def test_check_names_node_and_slot() -> None:
         m.check()
 
 
+def test_dump_and_small_trees_attach_it_to_check_errors() -> None:
+    m = MapleIndex(leaf_slots=4, internal_slots=4)
+    for i in range(6):
+        m.insert(_vma(3 * i, 2))
+    assert m._dump().splitlines() == [
+        "root node [0x0, 0x7fffffffffff] gaps=[0x1000, 0x1000, 0x1000, 0x7ffffffef000]",
+        "  root/0 leaf [0x0, 0x4fff] V:0x1fff .:0x2fff V:0x4fff",
+        "  root/1 leaf [0x5000, 0x8fff] .:0x5fff V:0x7fff .:0x8fff",
+        "  root/2 leaf [0x9000, 0xdfff] V:0xafff .:0xbfff V:0xdfff",
+        "  root/3 leaf [0xe000, 0x7fffffffffff] .:0xefff V:0x10fff .:0x7fffffffffff",
+    ]
+    m.check()
+    assert MapleIndex()._dump() == "root leaf [0x0, 0x7fffffffffff] .:0x7fffffffffff"
+    m._root.gaps[2] = 2 * P  # type: ignore[index]
+    with pytest.raises(InvariantError) as err:
+        m.check()
+    first, *rest = str(err.value).splitlines()
+    assert first.startswith("maple check_gaps: node root slot 2:")
+    assert rest == m._dump().splitlines()
+    big = MapleIndex(leaf_slots=4, internal_slots=4)
+    for i in range(200):
+        big.insert(_vma(3 * i, 2))
+    big._root.gaps[0] += P  # type: ignore[index]
+    with pytest.raises(InvariantError, match="check_gaps: node root slot 0") as err:
+        big.check()
+    assert "\n" not in str(err.value)  # a big tree: node and slot only
+
+
 def test_published_nodes_change_only_by_single_slot_and_gap_stores() -> None:
     """Leaves are never modified once published; internal nodes only get single
     slot (child swap, same range) and gap item stores; replaced nodes are dead."""
@@ -483,4 +511,35 @@ def test_multi_leaf_readers_never_see_a_state_that_never_existed() -> None:
         sys.setswitchinterval(old_interval)
     assert not bad, bad[:3]
     assert reads[0] > 0
+    m.check()
+
+
+def test_mutation_seq_moves_after_a_path_copy_is_published() -> None:
+    """vmacache tags what it caches with the ``mutation_seq`` it read *before* asking the
+    index: a lookup that runs while a general-path write is publishing (seq already
+    bumped, old tree still visible) must not cache a VMA that is about to go."""
+    from structures.backends.vmacache import VMACacheIndex
+
+    m = MapleIndex(leaf_slots=4, internal_slots=4)
+    cache = VMACacheIndex(m)
+    vs = [_vma(3 * i, 2) for i in range(300)]
+    for v in vs:
+        cache.insert(v)
+    publish = m._publish
+    probe: list[VMA] = []
+
+    def publishing() -> None:
+        if m._replaced and probe:
+            cache.lookup(probe[0].start)  # a lockless lookup in the middle of the write
+        publish()
+
+    m._publish = publishing  # type: ignore[method-assign]
+    slow = 0
+    for v in vs[::2]:
+        probe[:] = [v]
+        before = m._gen
+        cache.remove(v)
+        slow += m._gen != before  # a general-path write published a private version
+        assert cache.lookup(v.start) is None, f"{v!r} served from the cache after its removal"
+    assert slow > 0
     m.check()

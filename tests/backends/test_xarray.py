@@ -1,4 +1,4 @@
-"""Tests of the xarray-like radix tree backend (structures/xarray.py)."""
+"""Tests of the xarray-like radix tree backend (structures/backends/xarray/)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,10 @@ from hypothesis import strategies as st
 
 from structures import make_index
 from structures.backends.list import ListIndex
-from structures.backends.xarray.index import XA_MARK_0, XA_MARK_1, XANode, XArrayIndex, XASibling, _Torn, blocks_of
+from structures.backends.xarray.index import XArrayIndex
+from structures.backends.xarray.node import XA_MARK_0, XA_MARK_1, XANode, XASibling, blocks_of
+from structures.backends.xarray.scan import PRESENT, scan_fwd_from
+from structures.lib.seqcount import Torn
 from structures.vma import PAGE_SIZE, TASK_SIZE, VMA, InvariantError, NotMappedError, OverlapError
 
 P = PAGE_SIZE
@@ -116,8 +119,8 @@ def test_empty_nodes_freed_at_once_and_dead() -> None:
     assert leaf.dead
     assert idx.stats()["nodes"] < before
     # a walk that starts in the dead node restarts instead of trusting stale links
-    with pytest.raises(_Torn):
-        idx._scan_fwd_from(leaf, 3, 1003, -2)
+    with pytest.raises(Torn):
+        scan_fwd_from(leaf, 3, 1003, PRESENT, idx._mask)
 
 
 def test_top_of_address_space() -> None:
@@ -216,7 +219,26 @@ def test_check_detects_corruption(corrupt: object, words: str) -> None:
     corrupt(_leaf(idx))  # type: ignore[operator]
     with pytest.raises(InvariantError, match="node shift=") as err:
         idx.check()
-    assert words in str(err.value)
+    first, *rest = str(err.value).splitlines()
+    assert words in first
+    assert rest == idx._dump().splitlines()  # a small tree: the error carries the dump
+
+
+def test_dump_draws_one_node_a_line() -> None:
+    idx = build([pages(5, 13)], chunk_shift=2)
+    assert idx._dump().splitlines() == [
+        "shift=4 base=0x0 count=2 present=0x3 full=0x0 marks=[0x0,0x0,0x0] [nn..]",
+        "  0: shift=2 base=0x0 count=3 present=0xe full=0xc marks=[0x0,0x0,0x0] [.nVs]",
+        "    1: shift=0 base=0x4 count=3 present=0xe full=0xe marks=[0x0,0x0,0x0] [.VVs]",
+        "  1: shift=2 base=0x10 count=1 present=0x1 full=0x0 marks=[0x0,0x0,0x0] [n...]",
+        "    0: shift=0 base=0x10 count=2 present=0x3 full=0x3 marks=[0x0,0x0,0x0] [Vs..]",
+    ]
+    assert XArrayIndex()._dump() == "(empty xarray)"
+    big = build([pages(4 * i, 1) for i in range(200)], chunk_shift=2)
+    big._root.count += 1  # type: ignore[union-attr]
+    with pytest.raises(InvariantError, match="count") as err:
+        big.check()
+    assert "\n" not in str(err.value)  # a big tree: node and slot only
 
 
 def test_check_detects_non_minimal_height() -> None:
@@ -314,7 +336,7 @@ def test_hypothesis_differential(ops: list[tuple[int, int, bool]], chunk_shift: 
 
 def test_registry_and_options() -> None:
     idx = make_index("xarray", chunk_shift=3)
-    assert isinstance(idx, XArrayIndex) and idx.lockless_reads and idx._C == 3
+    assert isinstance(idx, XArrayIndex) and idx.lockless_reads and idx.chunk_shift == 3
     with pytest.raises(ValueError):
         XArrayIndex(chunk_shift=0)
 
@@ -329,10 +351,10 @@ def test_seqlock_retries_a_read_that_overlapped_a_write() -> None:
     def raw() -> int:
         calls.append(1)
         if len(calls) == 1:
-            idx._wseq += 2  # a complete write happened during this read
+            idx._seqcount.seq += 2  # a complete write happened during this read
         return len(calls)
 
-    assert idx._read(raw) == 2
+    assert idx._seqcount.read(raw) == 2
     assert idx.stats()["restarts"] == 1
 
 
@@ -345,7 +367,7 @@ def test_replace_is_one_write_section() -> None:
     orig = idx._insert
 
     def spy(v: VMA) -> None:
-        seen.append(idx._wseq & 1)
+        seen.append(idx._seqcount.seq & 1)
         if not reader.is_alive() and not got:
             reader.start()  # a lock-free reader arriving mid-replace waits for the new state
         orig(v)
@@ -353,7 +375,7 @@ def test_replace_is_one_write_section() -> None:
     idx._insert = spy  # type: ignore[method-assign]
     idx.replace([old], [pages(0, 1), pages(2, 2)])
     reader.join()
-    assert seen == [1, 1] and idx._wseq % 2 == 0
+    assert seen == [1, 1] and idx._seqcount.seq % 2 == 0
     assert got == [pages(0, 1)]
     idx.check()
 

@@ -1,8 +1,11 @@
 """The ``maple`` backend: a B-tree of ranges modelled on ``lib/maple_tree.c``.
 
-``node``   node layout, geometry, gap arithmetic, the from-scratch checks
+``node``   node layout, geometry, gap arithmetic, stats, ``dump``
+``gap``    gap search (``mas_empty_area`` and its reverse) over the nodes
+``check``  the from-scratch sub-checks ``MapleIndex.check()`` runs
 ``cow``    copy-on-write writers (path copying) for height changes and replace
-``index``  ``MapleIndex``: descent, stores, rebalancing, gap search, publication
+``store``  the publishing writers: fast path, one-parent rebuild, ``_publish``
+``index``  ``MapleIndex``: readers, the ``VMAIndex`` methods
 """
 
 from structures.backends.maple.index import MapleIndex

@@ -1,19 +1,19 @@
-"""The maple tree's general write path: path copying into private nodes (``MapleIndex``'s mixin).
+"""The maple tree's general write path: path copying into private nodes (the fallback of ``store``).
 
 Invariant
 ---------
-Used for the writes the in-place paths of ``structures.backends.maple.index`` cannot do: a
+Used for the writes the in-place paths of ``structures.backends.maple.store`` cannot do: a
 leaf's parent changes shape (splits, merges, borrows reaching above the
 parent), the height changes, ``replace`` (one publish for the whole
 replacement) and ``clear``.  Every node it edits is a private copy: ``gen ==
 self._gen`` marks a copy made by the running write, anything else is
 published and is copied (``_copy``) before being touched.  Nothing here makes
-a node visible; ``MapleIndex._publish`` does, with one reference store:
+a node visible; ``store.InPlaceWriter._publish`` does, with one reference store:
 
-* root mode (``_pdepth == 0``): the path from ``_wroot`` down is copied and
+* root mode (``_subtree_depth == 0``): the path from ``_wroot`` down is copied and
   ``_wroot`` becomes the new root;
-* subtree mode (``_pdepth = d > 0``): only nodes at depth >= ``d`` are
-  copied; the copy of the single node at depth ``d`` (``_ptop``) replaces
+* subtree mode (``_subtree_depth = d > 0``): only nodes at depth >= ``d`` are
+  copied; the copy of the single node at depth ``d`` (``_subtree_top``) replaces
   its live parent's slot.  If the write must change a node above depth
   ``d`` (``_fixup`` finds the top over width or under fill, or a second
   subtree is needed) it raises ``_Abort``: the private copies are dropped
@@ -27,14 +27,14 @@ Layout
                                         |   edits: slices, pivots, gaps
                                         +-- untouched children are shared with the live tree
 
-    path = (nodes root..leaf, slot taken at each level, each node's min)
+    path = (nodes root..leaf, slot taken at each level, each node's node_min)
 
 API
 ---
-``PathCopyWriter`` (mixin; ``MapleIndex`` supplies the state): ``_copy``,
-``_wpath``, ``_slow``, ``_insert_slow``, ``_remove_slow``, ``_fixup``,
-``_overflow``, ``_redistribute``, ``_join_nulls``, ``_pair``, ``_regap``;
-``_Abort``.
+``PathCopyWriter`` (mixin under ``store.InPlaceWriter``; ``MapleIndex``
+supplies the state, declared here): ``_copy``, ``_wpath``, ``_slow``,
+``_insert_slow``, ``_remove_slow``, ``_fixup``, ``_overflow``,
+``_redistribute``, ``_join_nulls``, ``_pair``, ``_regap``; ``_Abort``.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ from structures.vma import VMA, InvariantError
 
 __all__ = ["PathCopyWriter", "Path"]
 
-Path = tuple[list[Node], list[int], list[int]]  # nodes root..leaf, slot taken at each, node mins
+Path = tuple[list[Node], list[int], list[int]]  # nodes root..leaf, slot taken at each, each node_min
 
 
 class _Abort(Exception):
@@ -61,8 +61,8 @@ class PathCopyWriter:
 
     leaf_slots: int
     internal_slots: int
-    _lmin: int
-    _imin: int
+    _leaf_fill_min: int
+    _internal_fill_min: int
     _gen: int
     _root: Node
     _wroot: Node
@@ -70,8 +70,8 @@ class PathCopyWriter:
     _wcount: int
     _replaced: list[Node]
     _deferring: set[int]
-    _pdepth: int
-    _ptop: tuple[list[Node], list[int], Node, Node] | None
+    _subtree_depth: int
+    _subtree_top: tuple[list[Node], list[int], Node, Node] | None
 
     def _copy(self, node: Node) -> Node:
         """A private copy of a published node (copy-on-write); the original dies at publish."""
@@ -82,32 +82,32 @@ class PathCopyWriter:
     def _wpath(self, addr: int) -> Path:
         """Descend the version being built to ``addr``, making every node on the path private."""
         gen = self._gen
-        d = self._pdepth
+        depth = self._subtree_depth
         node = self._wroot
-        if not d and node.gen != gen:
+        if not depth and node.gen != gen:
             node = self._wroot = self._copy(node)
         nodes = [node]
         idxs: list[int] = []
         mins = [0]
-        lo = 0
+        node_min = 0
         while not node.leaf:
             piv = node.pivots
             i = bisect_left(piv, addr)
             if i:
-                lo = piv[i - 1] + 1
+                node_min = piv[i - 1] + 1
             child = node.slots[i]
-            if len(nodes) == d:  # child is the top of the private subtree; node is live
-                top = self._ptop
+            if len(nodes) == depth:  # child is the top of the private subtree; node is live
+                top = self._subtree_top
                 if top is None:
-                    top = self._ptop = (nodes.copy(), [*idxs, i], child, self._copy(child))
+                    top = self._subtree_top = (nodes.copy(), [*idxs, i], child, self._copy(child))
                 elif top[2] is not child:
                     raise _Abort  # a second subtree: needs a path copy from the root
                 child = top[3]
-            elif child.gen != gen and len(nodes) > d:
+            elif child.gen != gen and len(nodes) > depth:
                 child = node.slots[i] = self._copy(child)
             idxs.append(i)
             nodes.append(child)
-            mins.append(lo)
+            mins.append(node_min)
             node = child
         return nodes, idxs, mins
 
@@ -121,17 +121,17 @@ class PathCopyWriter:
             and self._wroot is self._root
             and (not self._deferring or threading.get_ident() not in self._deferring)
         ):
-            self._pdepth = height - 3  # _rebuild failed: the leaf's parent changes shape
+            self._subtree_depth = height - 3  # _rebuild failed: the leaf's parent changes shape
             try:
                 op(vma)
                 return
             except _Abort:
-                self._ptop = None
+                self._subtree_top = None
                 self._replaced = []
                 self._wcount = self._count
                 self._gen += 1  # the discarded copies stay unreachable
             finally:
-                self._pdepth = 0
+                self._subtree_depth = 0
         op(vma)
 
     def _insert_slow(self, vma: VMA) -> None:
@@ -140,20 +140,22 @@ class PathCopyWriter:
         leaf = path[0][-1]
         piv = leaf.pivots
         i = bisect_left(piv, start)
-        lo = piv[i - 1] + 1 if i else path[2][-1]
-        hi = piv[i]
-        if leaf.slots[i] is not None or hi < last:
-            raise InvariantError(f"maple insert: {vma!r} does not fit the None slot {i} [{lo:#x}, {hi:#x}]")
-        newp = [last]
-        news: list[VMA | None] = [vma]
-        if start > lo:
-            newp.insert(0, start - 1)
-            news.insert(0, None)
-        if last < hi:
-            newp.append(hi)
-            news.append(None)
-        piv[i : i + 1] = newp
-        leaf.slots[i : i + 1] = news
+        slot_min = piv[i - 1] + 1 if i else path[2][-1]
+        slot_last = piv[i]
+        if leaf.slots[i] is not None or slot_last < last:
+            raise InvariantError(
+                f"maple insert: {vma!r} does not fit the None slot {i} [{slot_min:#x}, {slot_last:#x}]"
+            )
+        new_pivots = [last]
+        new_slots: list[VMA | None] = [vma]
+        if start > slot_min:
+            new_pivots.insert(0, start - 1)
+            new_slots.insert(0, None)
+        if last < slot_last:
+            new_pivots.append(slot_last)
+            new_slots.append(None)
+        piv[i : i + 1] = new_pivots
+        leaf.slots[i : i + 1] = new_slots
         self._wcount += 1
         self._fixup(path)  # published by _commit
 
@@ -190,12 +192,12 @@ class PathCopyWriter:
         nodes, idxs, mins = path
         k = len(nodes) - 1
         moved = False
-        d = self._pdepth
+        depth = self._subtree_depth
         while k > 0:
-            if k <= d:  # subtree mode: the parent is live; _publish stores the top's gap
+            if k <= depth:  # subtree mode: the parent is live; _publish stores the top's gap
                 n = len(nodes[k].slots)
                 if n > (self.leaf_slots if nodes[k].leaf else self.internal_slots) or n < (
-                    self._lmin if nodes[k].leaf else self._imin
+                    self._leaf_fill_min if nodes[k].leaf else self._internal_fill_min
                 ):
                     raise _Abort
                 return moved
@@ -204,27 +206,27 @@ class PathCopyWriter:
             i = idxs[k - 1]
             n = len(node.slots)
             if node.leaf:
-                cap, low = self.leaf_slots, self._lmin
+                cap, fill_min = self.leaf_slots, self._leaf_fill_min
             else:
-                cap, low = self.internal_slots, self._imin
+                cap, fill_min = self.internal_slots, self._internal_fill_min
             if n > cap:
                 self._overflow(parent, i, mins[k - 1], cap)
-            elif n < low:
+            elif n < fill_min:
                 j = i - 1 if i > 0 else i  # merge with / borrow from a sibling
                 total = len(parent.slots[j].slots) + len(parent.slots[j + 1].slots)
                 self._redistribute(parent, j, 2, 1 if total <= cap else 2, mins[k - 1])
             else:
-                g = leaf_gap(node, mins[k]) if node.leaf else max(node.gaps)  # type: ignore[arg-type]
+                gap = leaf_gap(node, mins[k]) if node.leaf else max(node.gaps)  # type: ignore[arg-type]
                 gaps = parent.gaps
                 assert gaps is not None
-                if gaps[i] == g:
+                if gaps[i] == gap:
                     return moved  # propagation stops: nothing above changes
-                gaps[i] = g
+                gaps[i] = gap
                 k -= 1
                 continue
             moved = True
             k -= 1
-        if d:
+        if depth:
             return moved
         root = nodes[0]
         n = len(root.slots)
@@ -237,52 +239,52 @@ class PathCopyWriter:
             self._wroot = root.slots[0]  # height - 1 (root is private: nothing to kill)
         return moved
 
-    def _overflow(self, parent: Node, i: int, plo: int, cap: int) -> None:
+    def _overflow(self, parent: Node, i: int, parent_min: int, cap: int) -> None:
         """Child ``i`` is over width: push into a sibling with room, else split it."""
         n = len(parent.slots[i].slots)
         if i > 0 and len(parent.slots[i - 1].slots) + n <= 2 * cap - 2:
-            self._redistribute(parent, i - 1, 2, 2, plo)
+            self._redistribute(parent, i - 1, 2, 2, parent_min)
         elif i + 1 < len(parent.slots) and len(parent.slots[i + 1].slots) + n <= 2 * cap - 2:
-            self._redistribute(parent, i, 2, 2, plo)
+            self._redistribute(parent, i, 2, 2, parent_min)
         else:
-            self._redistribute(parent, i, 1, 2, plo)
+            self._redistribute(parent, i, 1, 2, parent_min)
 
-    def _redistribute(self, parent: Node, i: int, count: int, parts: int, plo: int) -> None:
+    def _redistribute(self, parent: Node, i: int, count: int, parts: int, parent_min: int) -> None:
         """Replace children ``i .. i+count-1`` of private ``parent`` by ``parts`` new nodes
         holding the same slots, spread evenly (split, push, merge and borrow all use this)."""
         gen = self._gen
         olds = parent.slots[i : i + count]
         leaf = olds[0].leaf
-        piv: list[int] = []
-        sl: list[Any] = []
-        gp: list[int] = []
-        for c in olds:
-            piv += c.pivots
-            sl += c.slots
+        pivots: list[int] = []
+        slots: list[Any] = []
+        child_gaps: list[int] = []
+        for child in olds:
+            pivots += child.pivots
+            slots += child.slots
             if not leaf:
-                gp += c.gaps
-            if c.gen != gen:
-                self._replaced.append(c)
-        n = len(sl)
+                child_gaps += child.gaps
+            if child.gen != gen:
+                self._replaced.append(child)
+        n = len(slots)
         size, extra = divmod(n, parts)
-        lo = parent.pivots[i - 1] + 1 if i else plo
+        node_min = parent.pivots[i - 1] + 1 if i else parent_min
         new: list[Node] = []
-        newp: list[int] = []
-        newg: list[int] = []
+        new_lasts: list[int] = []
+        new_gaps: list[int] = []
         a = 0
-        for p in range(parts):
-            b = a + size + (1 if p < extra else 0)
-            nd = Node(piv[a:b], sl[a:b], None if leaf else gp[a:b], leaf, gen)
-            new.append(nd)
-            newp.append(piv[b - 1])
-            newg.append(node_gap(nd, lo))
-            lo = piv[b - 1] + 1
+        for q in range(parts):
+            b = a + size + (1 if q < extra else 0)  # part q takes slots [a, b)
+            node = Node(pivots[a:b], slots[a:b], None if leaf else child_gaps[a:b], leaf, gen)
+            new.append(node)
+            new_lasts.append(pivots[b - 1])
+            new_gaps.append(node_gap(node, node_min))
+            node_min = pivots[b - 1] + 1
             a = b
         parent.slots[i : i + count] = new
-        parent.pivots[i : i + count] = newp
+        parent.pivots[i : i + count] = new_lasts
         gaps = parent.gaps
         assert gaps is not None
-        gaps[i : i + count] = newg
+        gaps[i : i + count] = new_gaps
 
     def _join_nulls(self, addr: int) -> None:
         """Keep Nones non-adjacent across leaves: merge the None at ``addr`` with a
@@ -301,9 +303,9 @@ class PathCopyWriter:
                 del slots[j]
                 self._fixup(path)
                 continue
-            lo = path[2][-1]
-            if i == 0 and lo > 0:
-                prev = self._wpath(lo - 1)
+            node_min = path[2][-1]
+            if i == 0 and node_min > 0:
+                prev = self._wpath(node_min - 1)
                 if prev[0][-1].slots[-1] is None:
                     self._pair(prev, path)
                     continue
@@ -317,25 +319,25 @@ class PathCopyWriter:
     def _pair(self, pa: Path, pb: Path) -> None:
         """Leaves A (``pa``) and B (``pb``, the next leaf) meet with None on both sides:
         merge those Nones and spread the slots over A and B, moving their boundary."""
-        an, ai, _ = pa
-        bn, bi, _ = pb
-        a, b = an[-1], bn[-1]
-        piv = a.pivots[:-1] + b.pivots
-        sl = a.slots[:-1] + b.slots
-        k = len(sl) // 2
-        m = piv[k - 1]  # the new boundary: A's max
-        a.pivots, a.slots = piv[:k], sl[:k]
-        b.pivots, b.slots = piv[k:], sl[k:]
+        a_nodes, a_idxs, _ = pa
+        b_nodes, b_idxs, _ = pb
+        a, b = a_nodes[-1], b_nodes[-1]
+        pivots = a.pivots[:-1] + b.pivots
+        slots = a.slots[:-1] + b.slots
+        k = len(slots) // 2
+        boundary = pivots[k - 1]  # the new boundary: A's node_last
+        a.pivots, a.slots = pivots[:k], slots[:k]
+        b.pivots, b.slots = pivots[k:], slots[k:]
         d = 0  # the lowest common ancestor holds the boundary pivot
-        while an[d + 1] is bn[d + 1]:
+        while a_nodes[d + 1] is b_nodes[d + 1]:
             d += 1
-        an[d].pivots[ai[d]] = m
-        for node in an[d + 1 : -1]:  # A's spine below it ends at the boundary too
-            node.pivots[-1] = m
-        self._regap(an, ai, self._pdepth)
-        self._regap(bn, bi, self._pdepth)
-        self._fixup(self._wpath(m))
-        self._fixup(self._wpath(m + 1))
+        a_nodes[d].pivots[a_idxs[d]] = boundary
+        for node in a_nodes[d + 1 : -1]:  # A's spine below it ends at the boundary too
+            node.pivots[-1] = boundary
+        self._regap(a_nodes, a_idxs, self._subtree_depth)
+        self._regap(b_nodes, b_idxs, self._subtree_depth)
+        self._fixup(self._wpath(boundary))
+        self._fixup(self._wpath(boundary + 1))
 
     @staticmethod
     def _regap(nodes: list[Node], idxs: list[int], top: int) -> None:

@@ -2,9 +2,10 @@
 
 Invariant
 ---------
-What ``structures/xarray.py`` promises (see its docstring), split into named
-sub-checks; each ``InvariantError`` names the node (``shift`` and first page
-index ``base``) and the slot:
+What ``structures.backends.xarray.node`` and ``.index`` promise (see their
+docstrings), split into named sub-checks; each ``InvariantError`` names the
+node (``shift`` and first page index ``base``) and the slot, and for a small
+tree (at most ``DUMP_NODES`` nodes) carries the tree's ``dump``:
 
 * ``check_shape``   shift/offset/parent/reach consistency, no dead or empty
   linked node, nodes only above the leaves;
@@ -19,55 +20,70 @@ index ``base``) and the slot:
 
 Layout
 ------
-Functions over an ``XArrayIndex``; ``XArrayIndex._check`` calls ``check_tree``
-with the writer mutex held.
+Functions over a root ``XANode`` (nothing here knows the index class);
+``XArrayIndex._check`` calls ``check_tree`` with the writer mutex held::
+
+    check_tree(root, C, count)
+      +-- check_shape(root, C)      links and geometry
+      +-- check_slots(root, C)  --> {VMA: [(index, order, mark bits), ...]}
+      +-- check_entries(blocks, count)
+      +-- check_height(root)
 
 API
 ---
-``check_tree(idx)``, ``check_shape``, ``check_slots``, ``check_entries``, ``check_height``.
+``check_tree(root, chunk_shift, count)``, ``check_shape``, ``check_slots``,
+``check_entries``, ``check_height``; ``DUMP_NODES``.
 """
 
 from __future__ import annotations
 
-from structures.backends.xarray.index import XA_MAX_MARKS, XANode, XArrayIndex, XASibling, blocks_of
+from itertools import islice
+
+from structures.backends.xarray.node import XA_MAX_MARKS, XANode, XASibling, blocks_of, dump, nodes_of
 from structures.vma import PAGE_SHIFT, VMA, InvariantError
 
-__all__ = ["check_entries", "check_height", "check_shape", "check_slots", "check_tree"]
+__all__ = ["DUMP_NODES", "check_entries", "check_height", "check_shape", "check_slots", "check_tree"]
+
+#: a failing check of a tree with at most this many nodes attaches the tree's dump
+DUMP_NODES = 32
+
+Blocks = dict[VMA, list[tuple[int, int, int]]]  # VMA -> its blocks as (index, order, mark bits)
 
 
-def check_tree(idx: XArrayIndex) -> None:
+def check_tree(root: XANode | None, chunk_shift: int, count: int) -> None:
     """Every sub-check, in order (the caller holds the writer mutex)."""
-    if idx._wopen or idx._wseq & 1:
-        raise InvariantError(f"xarray: write section open (open={idx._wopen}, seq={idx._wseq})")
-    root = idx._root
     if root is None:
-        if idx._count:
-            raise InvariantError(f"xarray: empty tree but count={idx._count}")
+        if count:
+            raise InvariantError(f"xarray: empty tree but count={count}")
         return
-    check_shape(idx, root)
-    vmas = check_slots(idx)
-    check_entries(idx, vmas)
-    check_height(root)
+    try:
+        check_shape(root, chunk_shift)
+        blocks = check_slots(root, chunk_shift)
+        check_entries(blocks, count)
+        check_height(root)
+    except InvariantError as err:
+        if len(list(islice(nodes_of(root), DUMP_NODES + 1))) > DUMP_NODES:
+            raise
+        raise InvariantError(f"{err}\n{dump(root)}") from None
 
 
-def check_shape(idx: XArrayIndex, root: XANode) -> None:
+def check_shape(root: XANode, chunk_shift: int) -> None:
     """shift/offset/parent/reach consistency, liveness, no empty node."""
-    C = idx._C
     if root.parent is not None:
         raise InvariantError(f"xarray shape: root {root!r} has a parent")
-    if root.shift % C or root.shift < 0:
-        raise InvariantError(f"xarray shape: root shift {root.shift} is not a multiple of {C}")
-    for node, base in idx._nodes():
-        where = f"node shift={node.shift} base={base:#x}"
+    if root.shift % chunk_shift or root.shift < 0:
+        raise InvariantError(f"xarray shape: root shift {root.shift} is not a multiple of {chunk_shift}")
+    for node, first in nodes_of(root):
+        where = f"node shift={node.shift} base={first:#x}"
         if node.dead:
             raise InvariantError(f"xarray shape: {where} is linked but dead")
-        if len(node.slots) != 1 << C or node.reach != node.shift + C:
+        if len(node.slots) != 1 << chunk_shift or node.reach != node.shift + chunk_shift:
             raise InvariantError(f"xarray shape: {where} has {len(node.slots)} slots / reach {node.reach}")
         if node.count == 0:
             raise InvariantError(f"xarray shape: {where} is empty (should have been freed)")
         for off, x in enumerate(node.slots):
             if type(x) is XANode:
-                if x.parent is not node or x.offset != off or x.shift != node.shift - C:
+                if x.parent is not node or x.offset != off or x.shift != node.shift - chunk_shift:
                     raise InvariantError(
                         f"xarray shape: {where} slot {off}: child has parent "
                         f"{'self' if x.parent is node else x.parent!r}, offset {x.offset}, shift {x.shift}"
@@ -76,13 +92,13 @@ def check_shape(idx: XArrayIndex, root: XANode) -> None:
                     raise InvariantError(f"xarray shape: {where} slot {off}: leaf holds a node")
 
 
-def check_slots(idx: XArrayIndex) -> dict[VMA, list[tuple[int, int, int]]]:
+def check_slots(root: XANode, chunk_shift: int) -> Blocks:
     """count, present, full and marks recomputed from the slots; sibling structure.
     Returns each VMA's blocks as (index, order, mark bits)."""
-    all_ = idx._all
-    vmas: dict[VMA, list[tuple[int, int, int]]] = {}
-    for node, base in idx._nodes():
-        where = f"node shift={node.shift} base={base:#x}"
+    all_slots = (1 << (1 << chunk_shift)) - 1
+    vmas: Blocks = {}
+    for node, first in nodes_of(root):
+        where = f"node shift={node.shift} base={first:#x}"
         count = present = full = 0
         marks = [0] * XA_MAX_MARKS
         canon: VMA | None = None
@@ -95,7 +111,7 @@ def check_slots(idx: XArrayIndex) -> dict[VMA, list[tuple[int, int, int]]]:
                     raise InvariantError(f"xarray slots: {where} slot {canon_off}: entry spans {run} slots")
                 order = node.shift + run.bit_length() - 1
                 mbits = sum(1 << m for m in range(XA_MAX_MARKS) if (node.marks[m] >> canon_off) & 1)
-                vmas.setdefault(canon, []).append((base + (canon_off << node.shift), order, mbits))
+                vmas.setdefault(canon, []).append((first + (canon_off << node.shift), order, mbits))
                 canon = None
             if off == len(node.slots):
                 break
@@ -105,7 +121,7 @@ def check_slots(idx: XArrayIndex) -> dict[VMA, list[tuple[int, int, int]]]:
             count += 1
             present |= bit
             if type(x) is XANode:
-                if x.full == all_:
+                if x.full == all_slots:
                     full |= bit
                 for m in range(XA_MAX_MARKS):
                     if x.marks[m]:
@@ -136,10 +152,10 @@ def check_slots(idx: XArrayIndex) -> dict[VMA, list[tuple[int, int, int]]]:
     return vmas
 
 
-def check_entries(idx: XArrayIndex, vmas: dict[VMA, list[tuple[int, int, int]]]) -> None:
+def check_entries(vmas: Blocks, count: int) -> None:
     """Each VMA's blocks are exactly its minimal aligned decomposition, marks agree."""
-    if len(vmas) != idx._count:
-        raise InvariantError(f"xarray entries: {len(vmas)} distinct VMAs stored but count={idx._count}")
+    if len(vmas) != count:
+        raise InvariantError(f"xarray entries: {len(vmas)} distinct VMAs stored but count={count}")
     for v, blocks in vmas.items():
         got = sorted((i, k) for i, k, _ in blocks)
         want = blocks_of(v.start >> PAGE_SHIFT, v.end >> PAGE_SHIFT)

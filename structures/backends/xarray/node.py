@@ -1,0 +1,225 @@
+"""xarray nodes, sibling entries, the constants and the block decomposition.
+
+Invariant
+---------
+A node at ``shift`` covers ``2**(shift + C)`` pages (``C`` = chunk shift; its
+``reach`` is ``shift + C``): slot ``i`` covers the ``2**shift`` pages starting
+at ``base + (i << shift)``.  A slot holds ``None``, a child ``XANode`` (whose
+``shift`` is ``shift - C``, ``parent`` this node, ``offset`` ``i``), a ``VMA``
+(the *canonical* slot of one block) or an ``XASibling`` (the following slots
+of a multi-slot block, naming the canonical offset).  A block of order ``k``
+(``2**k`` pages at an index that is a multiple of ``2**k``) lives in the one
+node with ``shift <= k < shift + C``; a VMA ``[start, end)`` is the *minimal*
+set of such blocks covering its pages (``blocks_of``).  The per-node summaries
+(``count``, the ``present``/``full``/``marks`` bitmaps, bit ``i`` for slot
+``i``) are kept by ``structures.backends.xarray.index`` and recomputed by
+``structures.backends.xarray.check``.
+
+Layout
+------
+::
+
+    XANode (chunk_shift C, 2**C slots)           index bits of a page number
+    +--------+--------+--------+-------+          | ... | C bits | C bits |
+    | shift  | offset | count  | dead  |                  ^ shift=C  ^ shift=0
+    | parent | reach = shift + C        |
+    | present: int  full: int  marks: [int, int, int]       (bit i <-> slot i)
+    +---------------------------------------------------------------+
+    | slots[0] | slots[1] | ... | slots[2**C - 1]                    |
+    +---------------------------------------------------------------+
+      None | XANode (child) | VMA (canonical) | XASibling(vma, canonical offset)
+
+    VMA V = pages [5, 18) (13 pages), C = 2 -> blocks (index/order) 5/0, 6/1, 8/3, 16/1
+
+    root shift 4 [0..63]:      [ n0 | n1 |  .  |  .  ]
+    n0 shift 2 [0..15]:        [ .  | l1 |  V  | sib ]   8/3: canonical slot 2 + 1 sibling
+    l1 shift 0 [4..7]:         [ .  | V  |  V  | sib ]   5/0 at slot 1; 6/1 at slots 2-3
+    n1 shift 2 [16..31]:       [ l2 | .  |  .  |  .  ]
+    l2 shift 0 [16..19]:       [ V  | sib|  .  |  .  ]   16/1
+
+API
+---
+``XA_CHUNK_SHIFT``, ``XA_MARK_0..2``, ``XA_MAX_MARKS``, ``MAX_PAGES``,
+``KERNEL_XA_NODE_BYTES``; ``XANode(shift, offset, parent, chunk_shift)``,
+``XASibling(vma, offset)``, ``blocks_of(first_page, end_page)``,
+``entry_vma(x)``, ``nodes_of(root)``, ``tree_stats(root, chunk_shift, count)``,
+``dump(root)``.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+from structures.vma import PAGE_SHIFT, TASK_SIZE, VMA
+
+__all__ = [
+    "KERNEL_XA_NODE_BYTES",
+    "MAX_PAGES",
+    "XANode",
+    "XASibling",
+    "XA_CHUNK_SHIFT",
+    "XA_MARK_0",
+    "XA_MARK_1",
+    "XA_MARK_2",
+    "XA_MAX_MARKS",
+    "blocks_of",
+    "dump",
+    "entry_vma",
+    "nodes_of",
+    "tree_stats",
+]
+
+XA_CHUNK_SHIFT = 6
+XA_MARK_0 = 0
+XA_MARK_1 = 1
+XA_MARK_2 = 2
+XA_MAX_MARKS = 3
+#: sizeof(struct xa_node) on 64-bit Linux with XA_CHUNK_SHIFT = 6 (for the kernel-equivalent estimate)
+KERNEL_XA_NODE_BYTES = 576
+#: number of page indices of the address space (pages ``[0, MAX_PAGES)``)
+MAX_PAGES = TASK_SIZE >> PAGE_SHIFT
+
+
+class XANode:
+    """One radix-tree node (``struct xa_node``); see the module docstring."""
+
+    __slots__ = ("count", "dead", "full", "marks", "offset", "parent", "present", "reach", "shift", "slots")
+
+    def __init__(self, shift: int, offset: int, parent: XANode | None, chunk_shift: int) -> None:
+        self.shift = shift
+        self.reach = shift + chunk_shift
+        self.offset = offset
+        self.parent = parent
+        self.count = 0
+        self.present = 0
+        self.full = 0
+        self.marks = [0] * XA_MAX_MARKS
+        self.dead = False
+        self.slots: list[Any] = [None] * (1 << chunk_shift)
+
+    def base(self) -> int:
+        """First page index this node covers (walks the parent links)."""
+        first, node = 0, self
+        while node.parent is not None:
+            first += node.offset << node.parent.shift
+            node = node.parent
+        return first
+
+    def __repr__(self) -> str:
+        return f"<XANode shift={self.shift} base={self.base():#x} count={self.count}>"
+
+
+class XASibling:
+    """A sibling slot of a multi-index entry: points at the canonical slot (and its VMA)."""
+
+    __slots__ = ("offset", "vma")
+
+    def __init__(self, vma: VMA, offset: int) -> None:
+        self.vma = vma
+        self.offset = offset
+
+    def __repr__(self) -> str:
+        return f"<sibling of slot {self.offset}>"
+
+
+def blocks_of(first: int, end: int) -> list[tuple[int, int]]:
+    """The minimal naturally aligned power-of-two blocks covering pages ``[first, end)``,
+    as ``(index, order)`` in ascending order."""
+    out = []
+    while first < end:
+        k = (first & -first).bit_length() - 1 if first else 63
+        while first + (1 << k) > end:
+            k -= 1
+        out.append((first, k))
+        first += 1 << k
+    return out
+
+
+def entry_vma(x: Any) -> VMA:
+    """The VMA of a non-empty leaf entry (a canonical ``VMA`` or an ``XASibling``)."""
+    return x if type(x) is VMA else x.vma  # type: ignore[no-any-return]
+
+
+def nodes_of(root: XANode | None) -> Iterator[tuple[XANode, int]]:
+    """Every node with its first page index, depth first in address order."""
+    if root is None:
+        return
+    stack = [(root, 0)]
+    while stack:
+        node, first = stack.pop()
+        yield node, first
+        for off in range(len(node.slots) - 1, -1, -1):
+            x = node.slots[off]
+            if type(x) is XANode:
+                stack.append((x, first + (off << node.shift)))
+
+
+def tree_stats(root: XANode | None, chunk_shift: int, count: int) -> dict[str, Any]:
+    """Height, nodes, slot use, blocks and the memory estimates (Python and kernel bytes)."""
+    nodes = slots_used = blocks = siblings = 0
+    py_bytes = 0
+    sib_size = sys.getsizeof(XASibling.__new__(XASibling))
+    seen_sib: set[int] = set()
+    for node, _ in nodes_of(root):
+        nodes += 1
+        slots_used += node.count
+        py_bytes += sys.getsizeof(node) + sys.getsizeof(node.slots) + sys.getsizeof(node.marks)
+        py_bytes += sys.getsizeof(node.present) + sys.getsizeof(node.full)
+        py_bytes += sum(sys.getsizeof(m) for m in node.marks)
+        for x in node.slots:
+            if type(x) is VMA:
+                blocks += 1
+            elif type(x) is XASibling and id(x) not in seen_sib:
+                seen_sib.add(id(x))
+                siblings += 1
+    py_bytes += siblings * sib_size
+    return {
+        "height": 0 if root is None else root.shift // chunk_shift + 1,
+        "nodes": nodes,
+        "slots_used": slots_used,
+        "slots_total": nodes << chunk_shift,
+        "blocks": blocks,
+        "blocks_per_vma": blocks / count if count else 0.0,
+        "bytes": py_bytes,
+        "kernel_bytes": nodes * KERNEL_XA_NODE_BYTES * (1 << chunk_shift) // 64,
+        "chunk_shift": chunk_shift,
+    }
+
+
+def dump(root: XANode | None, max_nodes: int = 64) -> str:
+    """A compact text picture of the tree, one node a line, indented by depth
+    (``offset:`` in the parent first); VMA [5, 18) in pages with ``C = 2``::
+
+        shift=4 base=0x0 count=2 present=0x3 full=0x0 marks=[0x0,0x0,0x0] [nn..]
+          0: shift=2 base=0x0 count=3 present=0xe full=0xc marks=[0x0,0x0,0x0] [.nVs]
+            1: shift=0 base=0x4 count=3 present=0xe full=0xe marks=[0x0,0x0,0x0] [.VVs]
+          1: shift=2 base=0x10 count=1 present=0x1 full=0x0 marks=[0x0,0x0,0x0] [n...]
+            0: shift=0 base=0x10 count=2 present=0x3 full=0x3 marks=[0x0,0x0,0x0] [Vs..]
+
+    Slots: ``.`` empty, ``n`` child node (listed below), ``V`` canonical entry,
+    ``s`` sibling.  At most ``max_nodes`` nodes (then ``...``)."""
+    if root is None:
+        return "(empty xarray)"
+    lines: list[str] = []
+    stack: list[tuple[XANode, int, int, int]] = [(root, 0, 0, -1)]
+    while stack:
+        node, first, depth, off = stack.pop()
+        if len(lines) >= max_nodes:
+            lines.append("  ...")
+            break
+        cells = "".join(
+            "." if x is None else "n" if type(x) is XANode else "V" if type(x) is VMA else "s" for x in node.slots
+        )
+        marks = ",".join(f"{m:#x}" for m in node.marks)
+        flags = " DEAD" if node.dead else ""
+        lines.append(
+            f"{'  ' * depth}{f'{off}: ' if off >= 0 else ''}shift={node.shift} base={first:#x} "
+            f"count={node.count} present={node.present:#x} full={node.full:#x} marks=[{marks}]{flags} [{cells}]"
+        )
+        for i in range(len(node.slots) - 1, -1, -1):
+            x = node.slots[i]
+            if type(x) is XANode:
+                stack.append((x, first + (i << node.shift), depth + 1, i))
+    return "\n".join(lines)
