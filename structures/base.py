@@ -25,8 +25,8 @@ Layout
       -------------          ----------        ----              ---------
       insert(vma)      ->    VMA type     ->   _mutex      ->    _intersection + _insert
       remove(vma)      ->    VMA type     ->   _mutex      ->    _lookup + _remove
-      find(addr)       ->    check_addr   ->   _mutex | none ->  _find
-      overlapping(s,e) ->    check_range  ->   _mutex | none ->  _overlapping
+      find(addr)       ->    validate_addr   ->   _mutex | none ->  _find
+      overlapping(s,e) ->    validate_range  ->   _mutex | none ->  _overlapping
       find_gap(...)    ->    lengths      ->   _mutex | none ->  _find_gap
       __iter__         ->                      per batch   ->    _batch_from
 
@@ -72,10 +72,10 @@ from structures.vma import (
     InvariantError,
     NotMappedError,
     OverlapError,
-    check_addr,
-    check_length,
-    check_range,
     is_int,
+    validate_addr,
+    validate_length,
+    validate_range,
 )
 
 __all__ = ["DEFAULT_LOCK", "LOCK_KINDS", "Primitives", "SeqNum", "VMAIndex", "make_lock"]
@@ -245,7 +245,7 @@ class VMAIndex(ABC):
     def find(self, addr: int) -> VMA | None:
         """First VMA with ``end > addr`` (``find_vma``), or ``None``."""
         if type(addr) is not int or addr < 0 or addr >= TASK_SIZE:
-            check_addr(addr)
+            validate_addr(addr)
         if self.lockless_reads:
             return self._find(addr)
         with self._mutex:
@@ -254,7 +254,7 @@ class VMAIndex(ABC):
     def lookup(self, addr: int) -> VMA | None:
         """The VMA containing ``addr`` (``vma_lookup``), or ``None``."""
         if type(addr) is not int or addr < 0 or addr >= TASK_SIZE:
-            check_addr(addr)
+            validate_addr(addr)
         if self.lockless_reads:
             return self._lookup(addr)
         with self._mutex:
@@ -273,7 +273,7 @@ class VMAIndex(ABC):
 
     def intersection(self, start: int, end: int) -> VMA | None:
         """First VMA meeting ``[start, end)`` (``find_vma_intersection``), or ``None``."""
-        check_range(start, end, aligned=False)
+        validate_range(start, end, aligned=False)
         if self.lockless_reads:
             return self._intersection(start, end)
         with self._mutex:
@@ -281,7 +281,7 @@ class VMAIndex(ABC):
 
     def overlapping(self, start: int, end: int) -> list[VMA]:
         """Every VMA meeting ``[start, end)``, in address order (an atomic snapshot)."""
-        check_range(start, end, aligned=False)
+        validate_range(start, end, aligned=False)
         if self.lockless_reads:
             return self._overlapping(start, end)
         with self._mutex:
@@ -290,7 +290,7 @@ class VMAIndex(ABC):
     def find_gap(self, length: int, low: int = 0, high: int = TASK_SIZE, top_down: bool = False) -> int | None:
         """Lowest (or highest, ``top_down``) page-aligned ``s`` with ``[s, s+length)``
         free and inside ``[low, high)`` (``vm_unmapped_area``), or ``None``."""
-        check_length(length)
+        validate_length(length)
         for field, v in (("low", low), ("high", high)):
             if not is_int(v):
                 raise InvalidRangeError(f"{field} must be an int, got {type(v).__name__} {v!r}")
@@ -312,7 +312,7 @@ class VMAIndex(ABC):
 
     def probe(self, addr: int) -> int:
         """Nodes visited by a lookup of ``addr`` (pointer-chasing cost)."""
-        check_addr(addr)
+        validate_addr(addr)
         if self.lockless_reads:
             return self._probe(addr)
         with self._mutex:

@@ -31,8 +31,8 @@ Constants ``PAGE_SIZE``, ``PAGE_SHIFT``, ``PMD_SHIFT``, ``TASK_SIZE``,
 ``PROT_*``, ``MAP_*``; ``VMA``; errors ``VMAError`` and its subclasses
 ``InvalidRangeError(ValueError)``, ``OverlapError(ValueError)`` (``.existing``),
 ``NotMappedError(KeyError)``, ``InvariantError(AssertionError)``,
-``SegmentationFault``; and the validation helpers ``check_addr``,
-``check_range`` and ``check_length`` that every public entry point uses so
+``SegmentationFault``; and the validation helpers ``validate_addr``,
+``validate_range`` and ``validate_length`` that every public entry point uses so
 that errors read the same everywhere.
 """
 
@@ -65,9 +65,9 @@ __all__ = [
     "NotMappedError",
     "InvariantError",
     "SegmentationFault",
-    "check_addr",
-    "check_range",
-    "check_length",
+    "validate_addr",
+    "validate_range",
+    "validate_length",
     "is_int",
 ]
 
@@ -131,7 +131,7 @@ def is_int(value: object) -> bool:
     return type(value) is int or (isinstance(value, int) and not isinstance(value, bool))
 
 
-def check_addr(addr: object, field: str = "addr") -> int:
+def validate_addr(addr: object, field: str = "addr") -> int:
     """Validate an address: an int (not bool) with ``0 <= addr < TASK_SIZE``."""
     if not is_int(addr):
         raise InvalidRangeError(f"{field} must be an int, got {type(addr).__name__} {addr!r}")
@@ -141,7 +141,7 @@ def check_addr(addr: object, field: str = "addr") -> int:
     return a
 
 
-def check_range(start: object, end: object, aligned: bool = True) -> tuple[int, int]:
+def validate_range(start: object, end: object, aligned: bool = True) -> tuple[int, int]:
     """Validate a half-open range ``[start, end)`` inside ``[0, TASK_SIZE]``."""
     for field, v in (("start", start), ("end", end)):
         if not is_int(v):
@@ -162,7 +162,7 @@ def check_range(start: object, end: object, aligned: bool = True) -> tuple[int, 
     return s, e
 
 
-def check_length(length: object, field: str = "length") -> int:
+def validate_length(length: object, field: str = "length") -> int:
     """Validate a length: a positive int multiple of ``PAGE_SIZE``."""
     if not is_int(length):
         raise InvalidRangeError(f"{field} must be an int, got {type(length).__name__} {length!r}")
@@ -174,6 +174,12 @@ def check_length(length: object, field: str = "length") -> int:
     if n > TASK_SIZE:
         raise InvalidRangeError(f"{field}={n:#x} is larger than TASK_SIZE={TASK_SIZE:#x}")
     return n
+
+
+# The 0.1 names of the validators: ``check`` now means only "recompute every invariant".
+check_addr = validate_addr
+check_range = validate_range
+check_length = validate_length
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +198,7 @@ class VMA:
     pgoff: int = 0
 
     def __post_init__(self) -> None:
-        check_range(self.start, self.end)
+        validate_range(self.start, self.end)
         for field in ("prot", "flags", "pgoff"):
             v = getattr(self, field)
             if not is_int(v) or v < 0:

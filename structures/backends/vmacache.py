@@ -52,7 +52,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from structures.base import VMAIndex
-from structures.vma import PAGE_SHIFT, PMD_SHIFT, TASK_SIZE, VMA, InvariantError, check_addr
+from structures.vma import PAGE_SHIFT, PMD_SHIFT, TASK_SIZE, VMA, InvariantError, validate_addr
 
 __all__ = ["HASH_SHIFTS", "VMACacheIndex"]
 
@@ -155,7 +155,7 @@ class VMACacheIndex(VMAIndex):
     def lookup(self, addr: int) -> VMA | None:
         """The VMA containing ``addr`` (``vma_lookup``), through this thread's cache."""
         if type(addr) is not int:
-            check_addr(addr)  # raises (bool, float, ...); the range is checked on a miss:
+            validate_addr(addr)  # raises (bool, float, ...); the range is checked on a miss:
             # no cached VMA contains an address outside [0, TASK_SIZE)
         # The slot probe is written out here and in find() (a shared helper
         # cost ~0.1 us of a ~0.3 us hit, pyperf at 10k VMAs); the hashed slot
@@ -180,7 +180,7 @@ class VMACacheIndex(VMAIndex):
         else:
             self._flush(c, seq)
         if addr < 0 or addr >= TASK_SIZE:
-            check_addr(addr)
+            validate_addr(addr)
         c.misses += 1
         # X's primitive under X's locking rule, no second validation
         if self.lockless_reads:
@@ -198,7 +198,7 @@ class VMACacheIndex(VMAIndex):
     def find(self, addr: int) -> VMA | None:
         """First VMA with ``end > addr`` (``find_vma``), through this thread's cache."""
         if type(addr) is not int:
-            check_addr(addr)
+            validate_addr(addr)
         try:
             c = self._tls.c
         except AttributeError:
@@ -218,7 +218,7 @@ class VMACacheIndex(VMAIndex):
         else:
             self._flush(c, seq)
         if addr < 0 or addr >= TASK_SIZE:
-            check_addr(addr)
+            validate_addr(addr)
         c.misses += 1
         if self.lockless_reads:
             v = self._raw.find(addr)

@@ -76,8 +76,8 @@ from structures.vma import (
     OverlapError,
     SegmentationFault,
     VMAError,
-    check_addr,
     is_int,
+    validate_addr,
 )
 
 __all__ = [
@@ -164,7 +164,7 @@ def _length(length: object) -> int:
 
 
 def _aligned_range(addr: object, length: object) -> tuple[int, int]:
-    a = check_addr(addr)
+    a = validate_addr(addr)
     if a % PAGE_SIZE:
         raise InvalidRangeError(f"addr={a:#x} is not page aligned")
     n = _length(length)
@@ -253,7 +253,7 @@ class AddressSpace:
             if s < self.mmap_min_addr:
                 raise InvalidRangeError(f"addr={s:#x} is below mmap_min_addr={self.mmap_min_addr:#x}")
         elif addr is not None:
-            check_addr(addr)
+            validate_addr(addr)
 
         def make(start: int) -> VMA:
             off = start >> PAGE_SHIFT if anon else pgoff
@@ -353,7 +353,7 @@ class AddressSpace:
     def fault(self, addr: int, write: bool = False) -> VMA:
         """A page fault at ``addr``: the VMA, or ``SegmentationFault`` (unmapped / bad permission)."""
         if type(addr) is not int or addr < 0 or addr >= TASK_SIZE:
-            check_addr(addr)
+            validate_addr(addr)
         return self.policy.fault(addr, bool(write))
 
     # ------------------------------------------------------------------

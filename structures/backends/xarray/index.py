@@ -117,7 +117,7 @@ from structures.backends.xarray.node import (
 from structures.backends.xarray.scan import collect, find_entry, find_prev_entry, gap_search, load, mark_of, marked
 from structures.base import VMAIndex
 from structures.lib.seqcount import SeqCount, Torn
-from structures.vma import PAGE_SHIFT, TASK_SIZE, VMA, InvariantError, NotMappedError, check_addr, check_range
+from structures.vma import PAGE_SHIFT, TASK_SIZE, VMA, InvariantError, NotMappedError, validate_addr, validate_range
 
 __all__ = ["XArrayIndex"]
 
@@ -458,7 +458,7 @@ class XArrayIndex(VMAIndex):
         return mark
 
     def _set_mark(self, addr: int, mark: int, on: bool) -> VMA:
-        check_addr(addr)
+        validate_addr(addr)
         mark = self._validate_mark(mark)
         with self._mutex:
             v = self._lookup_walk(addr >> PAGE_SHIFT)
@@ -488,7 +488,7 @@ class XArrayIndex(VMAIndex):
 
     def get_mark(self, addr: int, mark: int = XA_MARK_0) -> bool:
         """Whether the VMA containing ``addr`` carries ``mark`` (False if unmapped)."""
-        check_addr(addr)
+        validate_addr(addr)
         mark = self._validate_mark(mark)
         return self._seqcount.read(self._get_mark_walk, addr >> PAGE_SHIFT, mark)
 
@@ -499,7 +499,7 @@ class XArrayIndex(VMAIndex):
 
     def find_marked(self, start: int = 0, end: int = TASK_SIZE, mark: int = XA_MARK_0) -> VMA | None:
         """First VMA meeting ``[start, end)`` that carries ``mark`` (``xa_find`` on a mark)."""
-        check_range(start, end, aligned=False)
+        validate_range(start, end, aligned=False)
         mark = self._validate_mark(mark)
         return self._seqcount.read(self._marked_walk, start, end, mark)
 
