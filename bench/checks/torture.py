@@ -136,19 +136,25 @@ def _worker(
             if h is None:
                 rep.timeouts += 1
                 continue
-            shadow.enter(who, write, lo, hi)
-            if cfg["hold"]:
-                page_work(cfg["hold"])
-            mode = write
-            if write and rng.random() < cfg["downgrade_ratio"]:
-                shadow.downgrade(lo, hi)  # before the lock admits readers
-                lock.downgrade(h)
-                mode = False
-                rep.downgrades += 1
+            # a crash while holding releases what it holds (shadow marks, then the lock),
+            # so the driver reports the thread's own exception, not a phantom range
+            mode, entered = write, False
+            try:
+                shadow.enter(who, write, lo, hi)
+                entered = True
                 if cfg["hold"]:
                     page_work(cfg["hold"])
-            shadow.leave(who, mode, lo, hi)
-            lock.release(h)
+                if write and rng.random() < cfg["downgrade_ratio"]:
+                    shadow.downgrade(lo, hi)  # before the lock admits readers
+                    mode = False
+                    lock.downgrade(h)
+                    rep.downgrades += 1
+                    if cfg["hold"]:
+                        page_work(cfg["hold"])
+            finally:
+                if entered:
+                    shadow.leave(who, mode, lo, hi)
+                lock.release(h)
             rep.ops += 1
             if write:
                 rep.writes += 1
@@ -213,11 +219,13 @@ def run_torture(
         if w.is_alive():
             stuck.append(f"{w.name} still blocked 10s after the end: deadlock or lost wake-up")
     elapsed = monotonic() - t0
-    violations = list(shadow.violations) + stuck
+    # a thread's own exception first: whatever else went wrong likely follows from it
+    violations = [f"thread {r.ident} crashed: {r.error}" for r in reports if r.error]
+    violations += list(shadow.violations) + stuck
     for r in reports:
         if r.error:
-            violations.append(f"thread {r.ident} crashed: {r.error}")
-        elif r.ops == 0:
+            continue
+        if r.ops == 0:
             violations.append(f"thread {r.ident} made no progress in {elapsed:.1f}s (starved)")
         if max_wait is not None and r.max_wait > max_wait:
             violations.append(f"thread {r.ident} waited {r.max_wait:.3f}s > --max-wait {max_wait}s")

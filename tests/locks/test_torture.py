@@ -48,3 +48,24 @@ def test_broken_lock_is_caught() -> None:
 def test_cli_exit_status_and_rwsem() -> None:
     assert main(["torture", "--threads", "3", "--seconds", "0.5", "--lock", "rwsem", "--read-ratio", "0.8"]) == 0
     assert main(["torture", "--threads", "0", "--seconds", "0.5"]) == 2
+
+
+def test_a_crashing_holder_releases_and_its_exception_comes_first(monkeypatch) -> None:
+    import bench.checks.torture as engine
+
+    calls = {"n": 0}
+    real = engine.page_work
+
+    def flaky(units: int) -> None:
+        calls["n"] += 1
+        if calls["n"] == 50:
+            raise RuntimeError("boom in the holder")
+        real(units)
+
+    monkeypatch.setattr(engine, "page_work", flaky)
+    res = run_torture(threads=3, seconds=1.0, read_ratio=0.3, lock="range", hold=1, seed=3)
+    assert not res.ok
+    assert res.violations[0].endswith("crashed: RuntimeError: boom in the holder")
+    # the crashed thread let go of its range: no phantom left, nobody stuck behind it
+    assert not any("phantom" in v or "still blocked" in v for v in res.violations), res.violations
+    assert res.lock_stats["readers"] == 0 and res.lock_stats["writers"] == 0 and res.lock_stats["waiting"] == 0
