@@ -48,7 +48,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.suites import Case, SuiteOptions, load_suite
+from bench.suites import Case, SuiteOptions, build_metadata, load_suite
 from structures.registry import split_specs
 
 __all__ = ["SuiteWriter", "find_case", "main", "options_args", "run_plan", "runner_command"]
@@ -209,7 +209,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     case = find_case(args.suite, args.case, opts)
     if args.calibrate_in_parent and not args.worker and not args.loops:
         args.loops = _calibrate(case, float(args.min_time))
-    kwargs: dict[str, Any] = {"metadata": dict(case.metadata)}
+    kwargs: dict[str, Any] = {"metadata": {**build_metadata(), **case.metadata}}
     if case.inner_loops:
         kwargs["inner_loops"] = case.inner_loops
     bench = runner.bench_time_func(case.name, case.time_func, **kwargs)

@@ -27,18 +27,44 @@ started inside ``time_func``.
 Names sort well: ``suite/op/stream/n=000100/backend`` style (zero-padded sizes),
 and ``metadata`` carries at least ``suite`` and ``backend`` (plus ``n``,
 ``op``, ``stream``, ``threads``, ``policy`` where they apply) so that reports
-can pivot on them.
+can pivot on them.  ``build_metadata()`` is what the runner adds to every
+benchmark: the interpreter's build and whether the GIL is on at run time.
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
+import platform
+import sys
+import sysconfig
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Case", "SuiteOptions", "available_suites", "load_suite", "parse_extra"]
+__all__ = [
+    "Case", "SuiteOptions", "available_suites", "build_metadata", "gil_enabled", "load_suite", "parse_extra",
+]
+
+
+def gil_enabled() -> bool:
+    """Is the GIL on in this process now (always, on a build that has one)?"""
+    check = getattr(sys, "_is_gil_enabled", None)
+    return True if check is None else bool(check())
+
+
+def build_metadata() -> dict[str, str]:
+    """The interpreter a benchmark ran on: ``python_build`` (``GIL`` or ``free-threaded``),
+    ``free_threaded`` and ``gil_enabled`` (``yes``/``no``, the latter at run time: a
+    free-threaded build runs with the GIL when ``PYTHON_GIL=1`` or an extension asks for it),
+    ``python_version``."""
+    free = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+    return {
+        "python_build": "free-threaded" if free else "GIL",
+        "free_threaded": "yes" if free else "no",
+        "gil_enabled": "yes" if gil_enabled() else "no",
+        "python_version": platform.python_version(),
+    }
 
 
 @dataclass(frozen=True)

@@ -85,7 +85,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from bench.suites import Case, SuiteOptions
+from bench.suites import Case, SuiteOptions, gil_enabled
 from bench.suites._common import Lazy, MeasuredCase
 from structures import MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PAGE_SIZE, VMA, available_backends, make_index
 from structures.locks.rwsem import RWSemaphore
@@ -478,7 +478,10 @@ class IndexScenario:
 
     def run(self) -> float:
         """Seconds until every timed thread is done; the background thread runs all the while.
-        The GIL's switch interval is ``switch_us`` for the run (restored after)."""
+        The GIL's switch interval is ``switch_us`` for the run (restored after); with the
+        GIL off there is no interval to set (the metadata says ``n/a``)."""
+        if not gil_enabled():
+            return self._run()
         saved_us = round(sys.getswitchinterval() * 1e6)
         sys.setswitchinterval((self.switch_us + 0.5) / 1e6)  # CPython truncates to whole microseconds
         try:
@@ -537,7 +540,10 @@ def _index_case(backend: str, threads: int, scenario: str, op: str, switch_us: i
     return _scenario_case(
         f"threaded/index/{op}/{scenario}/switch_us={switch_us}/background={background}/threads={threads:02d}/{backend}",
         lambda: IndexScenario(backend, threads, scenario, op, switch_us, background),
-        {**meta, "switch_us": switch_us, "background": background, "readers": readers, "writers": writers},
+        {
+            **meta, "switch_us": switch_us if gil_enabled() else "n/a", "background": background,
+            "readers": readers, "writers": writers,
+        },
         ops,
     )
 

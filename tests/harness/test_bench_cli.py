@@ -6,8 +6,10 @@ so each case takes a fraction of a second; no timing is asserted.
 
 from __future__ import annotations
 
+import platform
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import pyperf
@@ -40,6 +42,12 @@ def test_bench_writes_a_pyperf_suite(tmp_path, capsys):
         md = bench.get_metadata()
         assert md["n"] == 100 and md["backend"] in ("list", "sortedcontainers")
         assert md["suite"] in ("lookup", "insert") and bench.get_nvalue() >= 1
+        # the interpreter it ran on, as the worker saw it
+        free = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+        assert md["python_build"] == ("free-threaded" if free else "GIL")
+        assert md["free_threaded"] == ("yes" if free else "no")
+        assert md["gil_enabled"] == ("yes" if getattr(sys, "_is_gil_enabled", lambda: True)() else "no")
+        assert md["python_version"] == platform.python_version()
         if md["suite"] == "lookup":
             assert md["probe_depth"] > 0 and md["inner_loops"] == 2048
         elif md["op"] == "churn":
