@@ -81,20 +81,38 @@ def runner_command(
 
 
 class SuiteWriter:
-    """Merges one-benchmark results into the output suite, atomically after each."""
+    """Merges one-benchmark results into the output suite, atomically after each.
 
-    def __init__(self, path: Path) -> None:
+    ``append``: start from the suite already in ``path`` (a benchmark it holds
+    gets the new runs, as pyperf's ``--append`` does); otherwise the file is
+    replaced when the first result arrives.  ``metadata`` is added to every
+    benchmark written (``vmalab bench`` records its command line and commit).
+    """
+
+    def __init__(self, path: Path, *, append: bool = False, metadata: dict[str, Any] | None = None) -> None:
+        import pyperf
+
         self.path = path
-        self.suite: Any = None
+        self.suite: Any = pyperf.BenchmarkSuite.load(str(path)) if append and path.exists() else None
+        self.metadata = dict(metadata or {})
         self.count = 0
 
     def add(self, result: Path) -> None:
+        """Merge the benchmarks of ``result``; ``ValueError`` (file unchanged) when a benchmark's
+        runs cannot join the same-named one already in an appended file (pyperf's metadata check)."""
         import pyperf
 
         new = pyperf.BenchmarkSuite.load(str(result))
         for bench in new.get_benchmarks():
+            if self.metadata:
+                bench.update_metadata(self.metadata)
             if self.suite is None:
                 self.suite = pyperf.BenchmarkSuite([bench])
+            elif bench.get_name() in self.suite.get_benchmark_names():
+                try:
+                    self.suite.get_benchmark(bench.get_name()).add_runs(bench)
+                except ValueError as exc:
+                    raise ValueError(f"cannot append to {self.path}: {exc}") from None
             else:
                 self.suite.add_benchmark(bench)
             self.count += 1
@@ -131,8 +149,13 @@ def run_plan(
                 failures.append(case.name)
                 if on_failure is not None:
                     on_failure(case, " | ".join((proc.stderr or proc.stdout).strip().splitlines()[-3:]))
-            else:
+                continue
+            try:
                 writer.add(result)
+            except ValueError as exc:  # an appended file's benchmark of another machine/interpreter
+                failures.append(case.name)
+                if on_failure is not None:
+                    on_failure(case, str(exc))
     return failures
 
 

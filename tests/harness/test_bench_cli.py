@@ -151,3 +151,24 @@ def test_parse_extra_types():
 def test_bench_refuses_bad_io_threads(capsys):
     assert main(["bench", "--suite", "io", "--extra", "io_threads=2,0", "--list"]) == 2
     assert "io_threads=[2, 0] must be positive integers" in " ".join(capsys.readouterr().err.split())
+
+
+def test_append_adds_runs_and_benchmarks_overwrite_replaces(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    one = ["bench", "--size", "100", "--backend", "list", "--fast", "--debug-single-value", "--no-table"]
+    one += ["-o", str(out)]
+    assert main([*one, "--suite", "gap"]) == 0
+    first = pyperf.BenchmarkSuite.load(str(out))
+    names = first.get_benchmark_names()
+    assert main([*one, "--suite", "gap"]) == 2  # exists: refused, unchanged
+    assert pyperf.BenchmarkSuite.load(str(out)).get_benchmark_names() == names
+    assert main([*one, "--suite", "gap", "--append"]) == 0  # the same benchmarks: their runs add up (pyperf)
+    appended = pyperf.BenchmarkSuite.load(str(out))
+    assert appended.get_benchmark_names() == names
+    for name in names:
+        assert appended.get_benchmark(name).get_nrun() == 2 * first.get_benchmark(name).get_nrun()
+    assert main([*one, "--suite", "overlap", "--filter", "*meets=0*", "--append"]) == 0  # new ones join
+    meets0 = "overlap/intersection/meets=0/n=000100/list"
+    assert pyperf.BenchmarkSuite.load(str(out)).get_benchmark_names() == [*names, meets0]
+    assert main([*one, "--suite", "overlap", "--filter", "*meets=0*", "--overwrite"]) == 0
+    assert pyperf.BenchmarkSuite.load(str(out)).get_benchmark_names() == [meets0]
