@@ -43,7 +43,7 @@ from typing import NoReturn
 from rich.console import Console
 from rich.markup import escape
 
-from bench.commands import backends, benchmark, check, compare, maps, plot, torture, trace
+from bench.commands import backends, benchmark, check, compare, maps, plot, report, torture, trace
 from structures.vma import VMAError
 
 __all__ = ["COMMANDS", "build_parser", "error_line", "main"]
@@ -52,6 +52,7 @@ __all__ = ["COMMANDS", "build_parser", "error_line", "main"]
 COMMANDS: dict[str, ModuleType] = {
     "bench": benchmark,
     "compare": compare,
+    "report": report,
     "plot": plot,
     "list": backends,
     "check": check,
@@ -104,6 +105,7 @@ def _quiet_stdout() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # the command line, for the results' metadata
     try:
         status = int(args.func(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, inside the policy, not at interpreter exit

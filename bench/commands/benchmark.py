@@ -18,7 +18,8 @@ Layout
          -> bench.runner.run_plan: for each case
                             python -m bench.runner --case NAME ... --result tmp
                             merge tmp -> suite -> FILE.tmp -> rename FILE
-         -> compare(FILE) -> rich table
+         -> compare(FILE) -> rich tables that fit the terminal
+         -> FILE.html (bench.report.html), and both paths printed last
 
 Modes: ``--fast`` = each suite's reduced case set and pyperf ``-p 2 -n 3``
 with the loop calibration done in the runner's parent process (pyperf's own
@@ -29,6 +30,12 @@ cases that doubles the run on 2 cores); ``--rigorous`` = pyperf's
 ``--extra KEY=VALUE`` sets a suite option (``SuiteOptions.extra``), typed and
 checked against the ``EXTRA`` declarations of the selected suites
 (``--list-extra`` prints them): a key no selected suite knows is an error.
+
+Every benchmark written records where it came from (``bench.runner.provenance``:
+``vmalab_commit`` in a git checkout, ``vmalab_command``, ``vmalab_packages``).
+At the end the tables are printed, the HTML report (``FILE.html``, replacing an
+older report of that name; ``--no-report`` skips it) is written next to the
+JSON, and both paths are printed last.
 
 Every option is checked before anything runs or is written (a mistake is one
 line and exit status 2, see ``bench.cli``): pyperf counts must be positive,
@@ -58,7 +65,7 @@ from rich.console import Console
 
 from bench.inputs.workloads import parse_size
 from bench.report.render import print_comparison
-from bench.runner import SuiteWriter, run_plan
+from bench.runner import SuiteWriter, provenance, run_plan
 from bench.suites import Case, SuiteOptions, available_suites, load_suite, parse_extra
 from structures.registry import split_specs
 
@@ -267,6 +274,7 @@ def register(subparsers: Any) -> None:
     p.add_argument("--baseline", help="baseline column of the final table (default list)")
     p.add_argument("--no-table", action="store_true", help="do not print the comparison table at the end")
     p.add_argument("--times", action="store_true", help="the final table shows every backend's time")
+    p.add_argument("--no-report", action="store_true", help="do not write the HTML report next to the JSON")
     p.add_argument("--list", action="store_true", help="list the cases that would run and exit")
     p.add_argument(
         "--extra", action="append", metavar="KEY=VALUE", default=[],
@@ -349,7 +357,7 @@ def run(args: argparse.Namespace) -> int:
     out = args.output or _default_output()
     _check_output(out, args)
     out.parent.mkdir(parents=True, exist_ok=True)
-    writer = SuiteWriter(out, append=bool(args.append))
+    writer = SuiteWriter(out, append=bool(args.append), metadata=provenance(getattr(args, "argv", [])))
     pyperf_args = _pyperf_args(args)
     console.print(
         f"vmalab bench: {len(plan)} benchmarks, suites {', '.join(suites)}; backends {', '.join(opts.backends)}; "
@@ -384,4 +392,17 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"[red]{len(failures)} failed:[/] {', '.join(failures)}", highlight=False)
     if writer.count and not args.no_table:
         print_comparison([out], baseline=args.baseline, times=args.times)
+    if writer.count:
+        _finish(out, args)
     return 1 if failures else 0
+
+
+def _finish(out: Path, args: argparse.Namespace) -> None:
+    """Write the HTML report next to the results and print both paths, last, where they are seen."""
+    lines = [f"results: {out}"]
+    if not args.no_report:
+        from bench.report.html import write_report
+
+        report = write_report([out], out.with_suffix(".html"))
+        lines.append(f"report:  {report}  (open it in a browser; vmalab report FILE... makes one of several files)")
+    Console(highlight=False, soft_wrap=True).print("\n".join(lines))

@@ -94,7 +94,7 @@ def _plain_ticks(axis: Any, span: float = 10.0) -> None:
     data span (max / min) is under about one decade, so a short axis still has numbers on it."""
     from matplotlib.ticker import FuncFormatter
 
-    leads = (1.0, 2.0, 5.0) if span > 12 else (1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0)
+    leads = (1.0, 2.0, 5.0) if span > 4 else (1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0)
 
     def label(y: float, _pos: int) -> str:
         if y <= 0:

@@ -159,6 +159,13 @@ def _packages(md: Mapping[str, Any]) -> str | None:
     return None
 
 
+def _commit(md: Mapping[str, Any]) -> str | None:
+    commit = md.get("vmalab_commit")
+    if not commit:
+        return None
+    return f"{commit} (with uncommitted changes)" if md.get("vmalab_worktree") == "modified" else str(commit)
+
+
 def run_info(label: str, suite: pyperf.BenchmarkSuite) -> RunInfo:
     """The ``RunInfo`` of one loaded result file (metadata common to all its benchmarks)."""
     md = _common(suite)
@@ -187,7 +194,7 @@ def run_info(label: str, suite: pyperf.BenchmarkSuite) -> RunInfo:
         first=first,
         last=last,
         command=md.get("vmalab_command"),
-        commit=md.get("vmalab_commit"),
+        commit=_commit(md),
         extra=extra,
     )
 

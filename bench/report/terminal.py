@@ -94,7 +94,7 @@ def _geomean_text(cmp: Comparison, group: str, col: str) -> Text:
 def _new_table() -> Table:
     return Table(
         box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1), header_style="bold",
-        collapse_padding=False,
+        collapse_padding=True,
     )  # fmt: skip
 
 

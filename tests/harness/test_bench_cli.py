@@ -48,6 +48,18 @@ def test_bench_writes_a_pyperf_suite(tmp_path, capsys):
             assert md["bytes_per_vma"] > 0 and md["inner_loops"] == 200
     table = capsys.readouterr().out
     assert "sortedcontainers" in table and "geomean" in table and "baseline" in table
+    # both paths last; the report next to the results
+    report = out.with_suffix(".html")
+    assert table.rstrip().splitlines()[-2:][0] == f"results: {out}"
+    assert table.rstrip().splitlines()[-1].startswith(f"report:  {report}")
+    assert report.read_text().count('<table class="cmp"') == 2  # lookup and insert
+    # provenance in every benchmark: the command line, the packages, the commit of this checkout
+    md = suite.get_benchmarks()[0].get_metadata()
+    assert md["vmalab_command"].startswith("vmalab bench --suite lookup,insert --size 100")
+    assert "pyperf " in md["vmalab_packages"] and "rich " in md["vmalab_packages"]
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent)
+    if head.returncode == 0:
+        assert md["vmalab_commit"] == head.stdout.strip() and md["vmalab_worktree"] in ("clean", "modified")
     # pyperf's own tools read the file
     show = subprocess.run([sys.executable, "-m", "pyperf", "show", str(out)], capture_output=True, text=True)
     assert show.returncode == 0 and "lookup/lookup/uniform/n=000100/list" in show.stdout
