@@ -157,6 +157,15 @@ def verdict_text(v: Verdict, pivot: Pivot, name: str | None = None) -> str:
     cases = f"geomean of {v.cases} case{'s' if v.cases != 1 else ''}"
     if v.cases and v.significant < v.cases:
         cases += f", {v.cases - v.significant} not significant"
+    if v.mode == "runs":  # the columns are files: say which run is faster than which
+        others = [(v.best, v.best_ratio)] if v.best != v.baseline else []
+        if v.best == v.baseline and v.runner_up is not None and v.runner_up_ratio:
+            others = [(v.runner_up, v.runner_up_ratio)]
+        said = "; ".join(
+            f"{run} {_times(r if r >= 1 else 1 / r)} {pivot.better if r >= 1 else pivot.worse} than {v.baseline}"
+            for run, r in others
+        )
+        return f"{name}, runs compared: {said or 'no difference'} ({cases})"
     if v.best == v.baseline:
         head = f"{name}: {pivot.best} {v.best} (the baseline)"
         if v.runner_up is not None and v.runner_up_ratio:

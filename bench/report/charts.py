@@ -107,6 +107,19 @@ def _plain_ticks(axis: Any, span: float = 10.0) -> None:
     axis.set_minor_formatter(fmt)
 
 
+def _rate_ticks(axis: Any) -> None:
+    """ops/s as 20k, 1.2M (the tables' units) instead of a 1e6 offset."""
+    from matplotlib.ticker import FuncFormatter
+
+    def label(y: float, _pos: int) -> str:
+        for factor, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+            if abs(y) >= factor:
+                return f"{y / factor:g}{suffix}"
+        return f"{y:g}"
+
+    axis.set_major_formatter(FuncFormatter(label))
+
+
 def _legend_outside(fig: Any, axes: Any, ncol: int) -> None:
     """One legend for all panels, below them (constrained layout makes room for it)."""
     handles, labels = [], []
@@ -235,6 +248,7 @@ def scaling_chart(title: str, lines: dict[str, Points], baseline: str, styles: S
                  linewidth=1.0, label=label, zorder=1)  # fmt: skip
     top.set_ylim(0, highest * 1.15)
     _shade_oversubscribed(top, cpus, threads, True)
+    _rate_ticks(top.yaxis)
     top.set_ylabel("ops/s (all threads)")
     top.grid(True, which="both", alpha=0.3)
     ratios: list[float] = []
@@ -282,6 +296,7 @@ def builds_chart(title: str, gil: dict[str, Points], free: dict[str, Points], st
             ratios += [r for _, r in points]
             bottom.plot([r[0] for r in points], [r[1] for r in points], **style)
     top.set_ylim(bottom=0)
+    _rate_ticks(top.yaxis)
     top.set_ylabel("ops/s (all threads)")
     top.grid(True, which="both", alpha=0.3)
     bottom.axhline(1.0, color="0.4", linewidth=1.0)

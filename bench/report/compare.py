@@ -196,6 +196,7 @@ class Verdict:
     runner_up_ratio: float | None
     cases: int  # rows where the best column and the baseline both have a value
     significant: int  # of those, rows where the difference is significant
+    mode: str = "columns"  # the comparison's: "runs" when the columns are files
 
 
 def verdict(cmp: Comparison, group: str) -> Verdict | None:
@@ -214,7 +215,7 @@ def verdict(cmp: Comparison, group: str) -> Verdict | None:
     return Verdict(
         group, cmp.baseline, best, summary[best], worst if worst != best else None,
         summary[worst] if worst != best else None, runner, summary[runner] if runner else None,
-        len(pairs), sum(1 for c in pairs if c.significant is not False),
+        len(pairs), sum(1 for c in pairs if c.significant is not False), cmp.mode,
     )  # fmt: skip
 
 # ----------------------------------------------------------------------

@@ -150,10 +150,13 @@ def _metric(rows: Sequence[Any], n_at: int | None, key: str) -> dict[str, list[t
 
 
 def _lines(fam: Family) -> dict[str, list[tuple[float, float]]]:
+    """{column: [(threads, ops/s)]}, the baseline first, then the table's column order."""
     series: dict[str, list[tuple[float, float]]] = {}
-    for row in fam.comparison.rows:
-        for col, cell in row.cells.items():
-            series.setdefault(col, []).append((int(row.key[0]), cell.mean))
+    cmp = fam.comparison
+    for col in sorted(cmp.columns, key=lambda c: c != cmp.baseline):
+        for row in cmp.rows:
+            if col in row.cells:
+                series.setdefault(col, []).append((int(row.key[0]), row.cells[col].mean))
     return {c: sorted(v) for c, v in series.items()}
 
 

@@ -125,6 +125,10 @@ def test_runs_leave_out_benchmarks_of_one_file(tmp_path: Path) -> None:
         assert set(row.cells) == {"compare_fixture", "part"}  # no row of '-'
     text = render([FIXTURE, part], 80, runs=True)
     assert "benchmarks found in only one file are left out" in text
+    # a runs verdict names the runs, not a "fastest" column
+    ref = ROOT / "results" / "reference"
+    runs = " ".join(render([ref / "fast.json", ref / "overlap.json"], 120, runs=True).split())
+    assert "overlap, runs compared: overlap 1.18x faster than fast (geomean of 28 cases, 12 not significant)" in runs
 
 
 def test_narrow_console_folds_instead_of_cutting() -> None:
