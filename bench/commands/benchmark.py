@@ -404,5 +404,5 @@ def _finish(out: Path, args: argparse.Namespace) -> None:
         from bench.report.html import write_report
 
         report = write_report([out], out.with_suffix(".html"))
-        lines.append(f"report:  {report}  (open it in a browser; vmalab report FILE... makes one of several files)")
+        lines.append(f"report:  {report}")
     Console(highlight=False, soft_wrap=True).print("\n".join(lines))
