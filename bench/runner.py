@@ -33,7 +33,11 @@ API
 ``runner_command(suite, case, opts, result, pyperf_args) -> list[str]`` (the
 driver's command line for one case), ``run_plan(plan, opts, writer,
 pyperf_args, on_case=None, on_failure=None) -> failed case names``,
-``SuiteWriter(path)``, ``find_case(suite, name, opts)``, ``main(argv=None)``.
+``SuiteWriter(path, append=False, metadata=None)``, ``provenance(argv)`` (what
+``vmalab bench`` records in every benchmark it writes: ``vmalab_commit`` and
+``vmalab_worktree`` (``clean`` or ``modified``: uncommitted changes to tracked
+files) when run from a git checkout, ``vmalab_command``,
+``vmalab_packages``), ``find_case(suite, name, opts)``, ``main(argv=None)``.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -51,9 +56,58 @@ from typing import Any
 from bench.suites import Case, SuiteOptions, build_metadata, load_suite
 from structures.registry import split_specs
 
-__all__ = ["SuiteWriter", "find_case", "main", "options_args", "run_plan", "runner_command"]
+__all__ = ["SuiteWriter", "find_case", "main", "options_args", "provenance", "run_plan", "runner_command"]
 
 _MODULE = "bench.runner"
+#: Distributions whose versions a result file records (those installed).
+_PACKAGES = ("vmalab", "pyperf", "rich", "sortedcontainers", "bintrees", "matplotlib", "cereggii")
+
+
+def _git(*args: str, cwd: Path) -> str | None:
+    try:
+        with subprocess.Popen(["git", *args], cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                              text=True) as proc:  # fmt: skip
+            out, _ = proc.communicate(timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.strip() if proc.returncode == 0 else None
+
+
+def _checkout() -> Path | None:
+    """The git checkout this code runs from, or ``None`` (an installed copy inside another repository
+    is not it: the checkout's top must hold this very file)."""
+    here = Path(__file__).resolve()
+    top = _git("rev-parse", "--show-toplevel", cwd=here.parent)
+    if not top:
+        return None
+    mine = Path(top) / "bench" / "runner.py"
+    try:
+        return Path(top) if mine.exists() and mine.samefile(here) else None
+    except OSError:
+        return None
+
+
+def provenance(argv: Sequence[str]) -> dict[str, str]:
+    """Metadata naming the code, the command and the packages a run used (strings, one line each)."""
+    from importlib import metadata
+
+    out = {"vmalab_command": shlex.join(["vmalab", *argv])}
+    top = _checkout()
+    if top is not None:
+        commit = _git("rev-parse", "HEAD", cwd=top)
+        if commit:
+            out["vmalab_commit"] = commit
+            changed = _git("status", "--porcelain", "--untracked-files=no", cwd=top)
+            out["vmalab_worktree"] = "clean" if changed == "" else "modified"
+    versions = []
+    for name in _PACKAGES:
+        try:
+            versions.append(f"{name} {metadata.version(name)}")
+        except metadata.PackageNotFoundError:
+            continue
+    if versions:
+        out["vmalab_packages"] = ", ".join(versions)
+    return out
 
 
 def options_args(suite: str, case: str, opts: SuiteOptions) -> list[str]:
@@ -81,20 +135,38 @@ def runner_command(
 
 
 class SuiteWriter:
-    """Merges one-benchmark results into the output suite, atomically after each."""
+    """Merges one-benchmark results into the output suite, atomically after each.
 
-    def __init__(self, path: Path) -> None:
+    ``append``: start from the suite already in ``path`` (a benchmark it holds
+    gets the new runs, as pyperf's ``--append`` does); otherwise the file is
+    replaced when the first result arrives.  ``metadata`` is added to every
+    benchmark written (``vmalab bench`` records its command line and commit).
+    """
+
+    def __init__(self, path: Path, *, append: bool = False, metadata: dict[str, Any] | None = None) -> None:
+        import pyperf
+
         self.path = path
-        self.suite: Any = None
+        self.suite: Any = pyperf.BenchmarkSuite.load(str(path)) if append and path.exists() else None
+        self.metadata = dict(metadata or {})
         self.count = 0
 
     def add(self, result: Path) -> None:
+        """Merge the benchmarks of ``result``; ``ValueError`` (file unchanged) when a benchmark's
+        runs cannot join the same-named one already in an appended file (pyperf's metadata check)."""
         import pyperf
 
         new = pyperf.BenchmarkSuite.load(str(result))
         for bench in new.get_benchmarks():
+            if self.metadata:
+                bench.update_metadata(self.metadata)
             if self.suite is None:
                 self.suite = pyperf.BenchmarkSuite([bench])
+            elif bench.get_name() in self.suite.get_benchmark_names():
+                try:
+                    self.suite.get_benchmark(bench.get_name()).add_runs(bench)
+                except ValueError as exc:
+                    raise ValueError(f"cannot append to {self.path}: {exc}") from None
             else:
                 self.suite.add_benchmark(bench)
             self.count += 1
@@ -131,8 +203,13 @@ def run_plan(
                 failures.append(case.name)
                 if on_failure is not None:
                     on_failure(case, " | ".join((proc.stderr or proc.stdout).strip().splitlines()[-3:]))
-            else:
+                continue
+            try:
                 writer.add(result)
+            except ValueError as exc:  # an appended file's benchmark of another machine/interpreter
+                failures.append(case.name)
+                if on_failure is not None:
+                    on_failure(case, str(exc))
     return failures
 
 

@@ -36,12 +36,12 @@ V="$PY -m bench.cli"
 } | tee "$OUT/machine.txt"
 
 # a failed case must not cost the other runs of this one-shot call: note it and go on
-$V bench --suite io --threads "$THREADS" -p "$PROCS" -n 3 -o "$OUT/io-64k.json" --no-table \
+$V bench --suite io --threads "$THREADS" -p "$PROCS" -n 3 -o "$OUT/io-64k.json" --no-table --overwrite \
   || echo "io-64k: some cases failed" | tee -a "$OUT/machine.txt"
-$V bench --suite io --threads "$THREADS" --extra block=262144 -p "$PROCS" -n 3 -o "$OUT/io-256k.json" --no-table \
+$V bench --suite io --threads "$THREADS" --extra block=262144 -p "$PROCS" -n 3 -o "$OUT/io-256k.json" --no-table --overwrite \
   || echo "io-256k: some cases failed" | tee -a "$OUT/machine.txt"
 $V bench --suite threaded --backend maple --threads "$THREADS" --filter 'threaded/mm/*' \
-         -p "$PROCS" -n 3 -o "$OUT/threaded-mm.json" --no-table \
+         -p "$PROCS" -n 3 -o "$OUT/threaded-mm.json" --no-table --overwrite \
   || echo "threaded-mm: some cases failed" | tee -a "$OUT/machine.txt"
 for f in io-64k io-256k threaded-mm; do
   if [ -f "$OUT/$f.json" ]; then $V compare "$OUT/$f.json" --markdown; fi

@@ -28,11 +28,17 @@ API
 ``available_backends()``,
 ``available_frontends()``, ``resolve_backend_name(name=None)``,
 ``register_backend(name, factory, description="")``, ``load_config(start=None)``,
-``UnknownBackendError``, ``BUILTIN_DEFAULT``.
+``UnknownBackendError``, ``BackendOptionError``, ``BUILTIN_DEFAULT``.
+
+A misspelled option (in a spec, a keyword argument or ``[tool.vmalab.options.<name>]``)
+is a ``BackendOptionError`` naming the key, where it was set, the closest option and
+the ones the backend takes; a configured name that is unknown says where it was
+configured (environment variable or file).
 """
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import inspect
 import os
@@ -52,6 +58,7 @@ __all__ = [
     "ENV_VAR",
     "ENTRY_POINT_GROUP",
     "UnknownBackendError",
+    "BackendOptionError",
     "Config",
     "make_index",
     "index_factory",
@@ -86,6 +93,10 @@ Factory = Callable[..., VMAIndex]
 
 class UnknownBackendError(VMAError, ValueError):
     """A backend or front-end name that is not registered (lists the known ones)."""
+
+
+class BackendOptionError(UnknownBackendError, TypeError):
+    """An option the backend does not take, or a value it rejects (names the key and where it was set)."""
 
 
 @dataclass
@@ -223,7 +234,7 @@ def resolve_backend_name(name: str | None = None, *, config: Config | None = Non
         return env, f"environment {ENV_VAR}"
     cfg = config if config is not None else load_config()
     if cfg.backend:
-        return cfg.backend, f"[tool.vmalab] in {cfg.path}"
+        return cfg.backend, f"[tool.vmalab] backend in {cfg.path}"
     return BUILTIN_DEFAULT, "built-in default"
 
 
@@ -310,16 +321,52 @@ def _build(spec: str, options: dict[str, Any], cfg: Config) -> VMAIndex:
             else:
                 inner_opts[key] = value
         inner = _build(rest, inner_opts, cfg)
-        return factory(inner, **mine)
+        _check_options(f"front end {head!r}", factory, mine, {}, {}, cfg, head, skip=1)
+        return _construct(f"front end {head!r}", factory, mine, inner)
+    text = head
     head, spec_opts = _split_options(head)
     if head not in _backends:
         raise _unknown("backend", head, _backends)
     factory = _backends[head].load()
     merged = {**cfg.options.get(head, {}), **spec_opts, **options}
+    _check_options(f"backend {head!r}", factory, merged, spec_opts, options, cfg, head, spec=text)
+    return _construct(f"backend {head!r}", factory, merged)
+
+
+def _check_options(
+    what: str, factory: Factory, merged: dict[str, Any], spec_opts: dict[str, Any], kwargs: dict[str, Any],
+    cfg: Config, head: str, *, skip: int = 0, spec: str = "",
+) -> None:
+    """Refuse, before building anything, an option the factory does not take: say where it was set."""
     try:
-        return factory(**merged)
+        params = list(inspect.signature(factory).parameters.values())[skip:]
+    except (TypeError, ValueError):
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+        return
+    accepted = sorted(p.name for p in params if p.kind is not inspect.Parameter.POSITIONAL_ONLY)
+    for key in merged:
+        if key in accepted:
+            continue
+        if key in kwargs:
+            where = f"keyword argument {key}="
+        elif key in spec_opts:
+            where = f"the spec {spec!r}"
+        else:
+            where = f"[tool.vmalab.options.{head}] {key} in {cfg.path}"
+        close = difflib.get_close_matches(key, accepted, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise BackendOptionError(
+            f"{what} rejected options: no option {key!r}{hint}, set by {where}; "
+            f"its options: {', '.join(accepted) or '(none)'}"
+        )
+
+
+def _construct(what: str, factory: Factory, opts: dict[str, Any], *inner: VMAIndex) -> VMAIndex:
+    try:
+        return factory(*inner, **opts)
     except TypeError as exc:
-        raise TypeError(f"backend {head!r} rejected options {sorted(merged)}: {exc}") from exc
+        raise BackendOptionError(f"{what} rejected options {sorted(opts)}: {exc}") from exc
 
 
 def index_factory(name: str | None = None, **options: Any) -> Callable[[], VMAIndex]:
@@ -327,9 +374,19 @@ def index_factory(name: str | None = None, **options: Any) -> Callable[[], VMAIn
     resolved once (benchmarks build indexes inside timed loops: no file I/O there)."""
     _ensure_loaded()
     cfg = load_config()
-    spec, _ = resolve_backend_name(name, config=cfg)
-    _build(spec, dict(options), cfg)  # fail now, not in the loop, on a bad name or option
+    spec, source = resolve_backend_name(name, config=cfg)
+    _build_from(spec, source, dict(options), cfg)  # fail now, not in the loop, on a bad name or option
     return lambda: _build(spec, dict(options), cfg)
+
+
+def _build_from(spec: str, source: str, options: dict[str, Any], cfg: Config) -> VMAIndex:
+    """``_build``, with a configured name's error saying where it was configured."""
+    try:
+        return _build(spec, options, cfg)
+    except UnknownBackendError as exc:
+        if source == "argument":
+            raise
+        raise type(exc)(f"{exc} (the backend {spec!r} comes from {source})") from None
 
 
 def make_index(name: str | None = None, **options: Any) -> VMAIndex:
@@ -338,5 +395,5 @@ def make_index(name: str | None = None, **options: Any) -> VMAIndex:
     (``lock="rwsem"`` picks the baseline lock)."""
     _ensure_loaded()
     cfg = load_config()
-    spec, _ = resolve_backend_name(name, config=cfg)
-    return _build(spec, options, cfg)
+    spec, source = resolve_backend_name(name, config=cfg)
+    return _build_from(spec, source, options, cfg)

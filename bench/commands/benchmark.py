@@ -18,7 +18,8 @@ Layout
          -> bench.runner.run_plan: for each case
                             python -m bench.runner --case NAME ... --result tmp
                             merge tmp -> suite -> FILE.tmp -> rename FILE
-         -> compare(FILE) -> rich table
+         -> compare(FILE) -> rich tables that fit the terminal
+         -> FILE.html (bench.report.html), and both paths printed last
 
 Modes: ``--fast`` = each suite's reduced case set and pyperf ``-p 2 -n 3``
 with the loop calibration done in the runner's parent process (pyperf's own
@@ -30,16 +31,31 @@ cases that doubles the run on 2 cores); ``--rigorous`` = pyperf's
 checked against the ``EXTRA`` declarations of the selected suites
 (``--list-extra`` prints them): a key no selected suite knows is an error.
 
+Every benchmark written records where it came from (``bench.runner.provenance``:
+``vmalab_commit`` in a git checkout, ``vmalab_command``, ``vmalab_packages``).
+At the end the tables are printed, the HTML report (``FILE.html``, replacing an
+older report of that name; ``--no-report`` skips it) is written next to the
+JSON, and both paths are printed last.
+
+Every option is checked before anything runs or is written (a mistake is one
+line and exit status 2, see ``bench.cli``): pyperf counts must be positive,
+sizes at most what the address space and this machine's memory can hold
+(``size_limit()``), your ``trace_files`` readable traces or snapshots, and an
+existing ``-o FILE`` is never replaced silently: ``--append`` adds the new
+benchmarks (and new runs of the ones already there, as pyperf's ``--append``
+does), ``--overwrite`` replaces it.
+
 API
 ---
 ``register(subparsers)``, ``run(args) -> int``, ``default_backends()``,
-``DEFAULT_SUITES``, ``DEFAULT_SIZES``.
+``size_limit()``, ``DEFAULT_SUITES``, ``DEFAULT_SIZES``.
 """
 
 from __future__ import annotations
 
 import argparse
 import fnmatch
+import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -49,11 +65,11 @@ from rich.console import Console
 
 from bench.inputs.workloads import parse_size
 from bench.report.render import print_comparison
-from bench.runner import SuiteWriter, run_plan
+from bench.runner import SuiteWriter, provenance, run_plan
 from bench.suites import Case, SuiteOptions, available_suites, load_suite, parse_extra
 from structures.registry import split_specs
 
-__all__ = ["DEFAULT_SIZES", "DEFAULT_SUITES", "default_backends", "register", "run"]
+__all__ = ["DEFAULT_SIZES", "DEFAULT_SUITES", "default_backends", "register", "run", "size_limit"]
 
 #: Suites run when none is named (those that exist).
 DEFAULT_SUITES = ("lookup", "insert", "overlap", "gap", "trace")
@@ -61,6 +77,9 @@ DEFAULT_SUITES = ("lookup", "insert", "overlap", "gap", "trace")
 DEFAULT_SIZES = (1000, 10000)
 #: pyperf options behind --fast (see the module docstring).
 FAST_PYPERF = ("--processes", "2", "--values", "3")
+#: Memory one VMA can cost while a case runs, at worst (xarray on a sparse layout: ~3.5 KiB per VMA,
+#: plus the layout's VMA objects and the address streams): what --size is checked against.
+BYTES_PER_VMA = 4096
 
 
 def _split(values: Sequence[str] | None) -> list[str]:
@@ -73,11 +92,14 @@ def _split(values: Sequence[str] | None) -> list[str]:
 def default_backends(console: Console | None = None) -> list[str]:
     """Every registered backend that builds, plus ``vmacache+rbtree`` when both parts exist."""
     from structures import available_backends, available_frontends, make_index
+    from structures.registry import BackendOptionError
 
     names = []
     for name in available_backends():
         try:
             make_index(name)
+        except BackendOptionError:  # the user's [tool.vmalab.options.<name>] is wrong: say so, do not skip
+            raise
         except Exception as exc:  # a backend that does not import is skipped, loudly
             if console is not None:
                 console.print(f"[yellow]skipping backend {name!r}: {exc}[/]")
@@ -93,6 +115,94 @@ def _check_backends(names: list[str]) -> None:
 
     for name in names:
         make_index(name)  # raises UnknownBackendError (a ValueError) listing the known ones
+
+
+def _available_memory() -> int | None:
+    """Bytes of memory available to a new process (``MemAvailable``), or ``None`` when unknown."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def size_limit() -> tuple[int, str]:
+    """The largest layout this machine can run, and why: ``(n, reason)``.
+
+    Address space: a synthetic layout spends about 800 pages per VMA (the VMA
+    and its share of the gaps, measured on a 10,000-VMA layout here), so
+    ``TASK_SIZE`` holds about 40 million; half of that is the limit, leaving the
+    random gaps room.  Memory: ``BYTES_PER_VMA`` per VMA of the available memory.
+    """
+    from bench.inputs.workloads import synthetic_layout
+    from structures.vma import TASK_SIZE
+
+    sample = synthetic_layout(10_000, 42)
+    per_vma = (sample.mmap_high - sample.mmap_low) / sample.n
+    by_space = int(TASK_SIZE / per_vma / 2)
+    why = f"the {TASK_SIZE >> 40} TiB address space holds about {by_space:,} VMAs of the synthetic layout"
+    memory = _available_memory()
+    if memory is not None and memory // BYTES_PER_VMA < by_space:
+        by_memory = memory // BYTES_PER_VMA
+        return by_memory, (
+            f"{memory / 2**30:.1f} GiB of available memory holds about {by_memory:,} VMAs "
+            f"at up to {BYTES_PER_VMA // 1024} KiB each; {why}"
+        )
+    return by_space, why
+
+
+def _check_sizes(sizes: Sequence[int]) -> None:
+    if max(sizes) <= 100_000:  # far below either limit on any machine that runs Python: skip the work
+        return
+    limit, why = size_limit()
+    for n in sizes:
+        if n > limit:
+            raise ValueError(f"--size {n:,}: too many VMAs for this machine, at most {limit:,} ({why})")
+
+
+def _check_counts(args: argparse.Namespace) -> None:
+    """pyperf's counts, checked here once instead of by every worker (garbled usage text per case)."""
+    for flag, value in (("-p/--processes", args.processes), ("-n/--values", args.values)):
+        if value is not None and value < 1:
+            raise ValueError(f"{flag} {value}: must be a positive integer")
+    if args.loops is not None and args.loops < 0:
+        raise ValueError(f"-l/--loops {args.loops}: must be a positive integer (0: calibrate)")
+    if args.min_time is not None and not args.min_time > 0:
+        raise ValueError(f"--min-time {args.min_time}: must be a positive number of seconds")
+
+
+def _check_inputs(opts: SuiteOptions) -> None:
+    """Load the user's own trace/snapshot files once now: a bad one fails before any case runs."""
+    files = opts.extra.get("trace_files") or ()
+    if not files:
+        return
+    from bench.suites.trace import load_input
+
+    for name in files:
+        path = Path(name)
+        if not path.is_file():
+            raise FileNotFoundError(f"trace_files: no such file: {path}")
+        load_input(path)
+
+
+def _check_output(out: Path, args: argparse.Namespace) -> None:
+    if out.is_dir():
+        raise ValueError(f"-o {out}: is a directory; give a file name, e.g. {out / 'bench.json'}")
+    if out.exists() and not (args.append or args.overwrite):
+        raise ValueError(
+            f"-o {out}: the file exists and holds earlier results; --append adds to it, "
+            "--overwrite replaces it (or choose another name)"
+        )
+    if args.append and out.exists():
+        from bench.report.compare import load_suites
+
+        load_suites([out])  # must be a pyperf file to append to
 
 
 def _pyperf_args(args: argparse.Namespace) -> list[str]:
@@ -157,8 +267,14 @@ def register(subparsers: Any) -> None:
     p.add_argument("--min-time", type=float, help="pyperf minimum seconds per value")
     p.add_argument("--debug-single-value", action="store_true", help="pyperf: one process, one value (smoke test)")
     p.add_argument("-o", "--output", type=Path, help="output JSON (default results/bench-<timestamp>.json)")
+    exists = p.add_mutually_exclusive_group()
+    exists.add_argument("--append", action="store_true",
+                        help="-o FILE exists: add these benchmarks to it (new runs of the ones it has, as pyperf)")
+    exists.add_argument("--overwrite", action="store_true", help="-o FILE exists: replace it")
     p.add_argument("--baseline", help="baseline column of the final table (default list)")
     p.add_argument("--no-table", action="store_true", help="do not print the comparison table at the end")
+    p.add_argument("--times", action="store_true", help="the final table shows every backend's time")
+    p.add_argument("--no-report", action="store_true", help="do not write the HTML report next to the JSON")
     p.add_argument("--list", action="store_true", help="list the cases that would run and exit")
     p.add_argument(
         "--extra", action="append", metavar="KEY=VALUE", default=[],
@@ -189,6 +305,8 @@ def _select(args: argparse.Namespace, console: Console) -> tuple[list[str], Suit
     else:
         backends = default_backends(console)
     sizes = tuple(dict.fromkeys(parse_size(s) for s in _split(args.size))) or DEFAULT_SIZES
+    _check_sizes(sizes)
+    _check_counts(args)
     try:
         threads = tuple(dict.fromkeys(int(t) for t in _split([args.threads])))
     except ValueError:
@@ -201,6 +319,7 @@ def _select(args: argparse.Namespace, console: Console) -> tuple[list[str], Suit
     opts = SuiteOptions(
         backends=tuple(backends), sizes=sizes, fast=bool(args.fast), seed=args.seed, threads=threads, extra=extra
     )
+    _check_inputs(opts)
     return suites, opts
 
 
@@ -236,8 +355,9 @@ def run(args: argparse.Namespace) -> int:
         twice = next(n for n in names if names.count(n) > 1)
         raise ValueError(f"two cases are named {twice!r}: the options select the same case twice")
     out = args.output or _default_output()
+    _check_output(out, args)
     out.parent.mkdir(parents=True, exist_ok=True)
-    writer = SuiteWriter(out)
+    writer = SuiteWriter(out, append=bool(args.append), metadata=provenance(getattr(args, "argv", [])))
     pyperf_args = _pyperf_args(args)
     console.print(
         f"vmalab bench: {len(plan)} benchmarks, suites {', '.join(suites)}; backends {', '.join(opts.backends)}; "
@@ -271,5 +391,18 @@ def run(args: argparse.Namespace) -> int:
     if failures:
         console.print(f"[red]{len(failures)} failed:[/] {', '.join(failures)}", highlight=False)
     if writer.count and not args.no_table:
-        print_comparison([out], baseline=args.baseline)
+        print_comparison([out], baseline=args.baseline, times=args.times)
+    if writer.count:
+        _finish(out, args)
     return 1 if failures else 0
+
+
+def _finish(out: Path, args: argparse.Namespace) -> None:
+    """Write the HTML report next to the results and print both paths, last, where they are seen."""
+    lines = [f"results: {out}"]
+    if not args.no_report:
+        from bench.report.html import write_report
+
+        report = write_report([out], out.with_suffix(".html"))
+        lines.append(f"report:  {report}")
+    Console(highlight=False, soft_wrap=True).print("\n".join(lines))

@@ -1,16 +1,20 @@
-"""``vmalab compare FILE [FILE ...]``: the comparison table of pyperf result files.
+"""``vmalab compare FILE [FILE ...]``: the comparison tables of pyperf result files.
 
-One file (or several with different benchmarks): rows are workloads
-``(suite, op, stream, n)``, columns are backends, each cell is the mean ±
-stdev per operation and the ratio to the baseline backend (``~`` when the
-difference is not significant), the best cell of each row highlighted, and a
-geometric-mean row per suite.  Several files with the same benchmarks: the
-columns are the files (runs before/after), the baseline the first file.
-Benchmarks of the concurrency suites (``io``, ``threaded``) get thread-scaling
-tables instead, shaped like the seed's fio table: rows thread counts, columns
-the locks or policies, cells ops/s and the ratio to rwsem / ``full``
-(``bench.report.scaling``).
-``--markdown`` prints the same table as Markdown (for READMEs).
+One table per suite that fits the terminal (``bench.report.terminal``): rows
+the cases, the baseline's time (``list`` unless ``--baseline``), each other
+backend's speed-up over it (``~`` not significant, ``?`` noisy), a geomean
+row and a one-line verdict; ``--times`` shows every backend's time.
+Benchmarks of the concurrency suites (``io``, ``threaded``) get
+thread-scaling tables instead, shaped like the seed's fio table: rows thread
+counts, columns the locks or policies, cells ops/s and the ratio to rwsem /
+``full`` (``bench.report.scaling``).  ``--markdown`` prints the tables as
+GitHub Markdown, with every cell's ``mean ± stdev`` (for READMEs and mails).
+
+Several files of *different* benchmarks are shown side by side.  Files of the
+*same* benchmarks are runs: ``--runs`` compares them before/after (columns the
+files, the first the baseline; benchmarks in only one file left out); without
+``--runs`` that is an error saying so.  Files from different machines or
+interpreter builds are flagged above the tables.
 
 API: ``register(subparsers)``, ``run(args) -> int`` (the engine is
 ``bench.report.render.print_comparison``).
@@ -32,12 +36,15 @@ __all__ = ["register", "run"]
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "compare",
-        help="compare pyperf result files: backends side by side, or runs before/after",
-        description="Render the comparison table of one or more vmalab/pyperf JSON result files.",
+        help="compare pyperf result files: backends side by side, or runs before/after (--runs)",
+        description="Render the comparison tables of one or more vmalab/pyperf JSON result files.",
     )
     p.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    p.add_argument("--baseline", help="baseline column: a backend, or a file label when comparing runs")
-    p.add_argument("--markdown", action="store_true", help="print GitHub Markdown instead of a terminal table")
+    p.add_argument("--baseline", help="baseline column: a backend, or a file label with --runs")
+    p.add_argument("--runs", action="store_true",
+                   help="the files are runs of the same benchmarks: compare them before/after (first = baseline)")
+    p.add_argument("--times", action="store_true", help="show every column's time, not only the baseline's")
+    p.add_argument("--markdown", action="store_true", help="print GitHub Markdown instead of terminal tables")
     p.add_argument(
         "--rows", default=",".join(DEFAULT_PIVOT.rows), help="metadata keys of the row (default suite,op,stream,n)"
     )
@@ -51,5 +58,8 @@ def run(args: argparse.Namespace) -> int:
     if not rows:
         raise ValueError("--rows needs at least one metadata key")
     pivot = replace(DEFAULT_PIVOT, rows=rows, column=args.column)
-    print_comparison(args.files, baseline=args.baseline, pivot=pivot, markdown=args.markdown, title=args.title)
+    print_comparison(
+        args.files, baseline=args.baseline, pivot=pivot, markdown=args.markdown, title=args.title,
+        times=args.times, runs=args.runs,
+    )  # fmt: skip
     return 0

@@ -1,8 +1,14 @@
-"""``vmalab plot FILE -o DIR``: PNG charts of a result file (needs the optional extra ``plot``).
+"""``vmalab plot FILE [FILE ...] -o DIR``: PNG charts of result files, named for what they show.
 
-Writes time per operation vs n per backend on log axes (one PNG per suite:
-lookup, insert, overlap, gap), ``probe()`` depth vs n and memory per VMA vs n;
-see ``bench.report.plot``.  Without matplotlib: a one-line message and exit status 2.
+One PNG per chart of ``bench.report.plot``: ``lookup-time.png`` (time per op
+vs n, a panel per op/stream), ``lookup-probe-depth.png``,
+``insert-memory-per-vma.png``, ``trace-time.png`` (bars when n does not vary),
+``threaded-mm-disjoint-maple.png`` and ``io-rw-64k.png`` (ops/s vs threads with
+a ratio panel); with several files each name starts with its file's label,
+and files of a GIL and a free-threaded interpreter add
+``<family>-gil-vs-free-threaded.png``.  Needs matplotlib (the optional extra
+``plot``); without it, or for a file with nothing to plot, a one-line message
+and exit status 2.
 
 API: ``register(subparsers)``, ``run(args) -> int``.
 """
@@ -13,18 +19,16 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from rich.console import Console
-
 __all__ = ["register", "run"]
 
 
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "plot",
-        help="PNG charts (time, probe depth, memory vs n) of a result file",
-        description="Draw size-scaling charts of a vmalab/pyperf result file.",
+        help="PNG charts (time, probe depth, memory vs n; ops/s vs threads) of result files",
+        description="Draw the charts of vmalab/pyperf result files into a directory, one PNG per chart.",
     )
-    p.add_argument("file", type=Path, metavar="FILE")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE")
     p.add_argument(
         "-o",
         "--output",
@@ -37,16 +41,20 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from bench.report.plot import PlotError, plot_file
+    from bench.report.plot import PlotError, charts, pyplot_available, render_png
 
-    console = Console(stderr=True)
-    if not args.file.exists():
-        raise FileNotFoundError(f"no such result file: {args.file}")
-    try:
-        paths = plot_file(args.file, args.output)
-    except PlotError as exc:
-        console.print(f"[bold red]vmalab plot:[/] {exc}", highlight=False)
-        return 2
-    for p in paths:
-        print(p)
+    for f in args.files:
+        if not f.exists():
+            raise FileNotFoundError(f"no such result file: {f}")
+    if not pyplot_available():
+        raise PlotError("vmalab plot needs matplotlib, the optional extra 'plot': pip install 'vmalab[plot]'")
+    found = charts(args.files)
+    if not found:
+        raise PlotError(
+            f"{', '.join(map(str, args.files))}: nothing to plot: no benchmark carries the suite/backend/n or "
+            "thread-count metadata that vmalab bench records"
+        )
+    args.output.mkdir(parents=True, exist_ok=True)
+    for chart in found:
+        print(render_png(chart, args.output / f"{chart.name}.png"))
     return 0

@@ -45,6 +45,7 @@ import datetime as _dt
 import gzip
 import os
 import platform
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +68,7 @@ __all__ = [
     "MAPS_MAGIC",
     "MapsEntry",
     "MapsFormatError",
+    "CorruptFileError",
     "Snapshot",
     "header_item",
     "load_snapshot",
@@ -75,6 +77,7 @@ __all__ = [
     "read_maps",
     "record_snapshot",
     "open_text",
+    "decode_text",
 ]
 
 MAPS_MAGIC = "# vmalab-maps v1"
@@ -82,6 +85,43 @@ MAPS_MAGIC = "# vmalab-maps v1"
 
 class MapsFormatError(VMAError, ValueError):
     """A malformed maps line; the message names the file and line number."""
+
+
+class CorruptFileError(VMAError, ValueError):
+    """A snapshot or trace file that is not text: truncated or corrupt gzip, or binary data."""
+
+
+def _gzip_problem(exc: BaseException) -> str:
+    if isinstance(exc, EOFError):
+        return "truncated gzip file: it ends before the end of its compressed data"
+    return f"corrupt gzip file ({' '.join(str(exc).split())[:80]})"
+
+
+def _not_text(data: bytes) -> str | None:
+    """Why ``data`` is not a text file (NUL bytes or invalid UTF-8 near the top), or ``None``."""
+    head = data[:4096]
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # not just a character cut at the 4 KiB boundary
+            return "binary data, not UTF-8 text"
+    if b"\0" in head:
+        return "binary data (NUL bytes), not text"
+    return None
+
+
+def decode_text(data: bytes, source: str) -> str:
+    """``data`` (gzip-compressed or not) as text, or ``CorruptFileError`` naming ``source`` and the problem
+    in words: a truncated or corrupt gzip stream, or binary data (shown as its first bytes in hex)."""
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (EOFError, OSError, zlib.error) as exc:
+            raise CorruptFileError(f"{source}: {_gzip_problem(exc)}") from None
+    why = _not_text(data)
+    if why is not None:
+        raise CorruptFileError(f"{source}: {why} (it starts with bytes {data[:8].hex(' ')})")
+    return data.decode("utf-8", errors="surrogateescape")
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,11 +207,9 @@ def parse_maps(text: str, source: str = "<maps>") -> list[MapsEntry]:
 
 
 def open_text(path: str | os.PathLike[str]) -> str:
-    """A text file's contents, gunzipped when it starts with the gzip magic."""
-    data = Path(path).read_bytes()
-    if data[:2] == b"\x1f\x8b":
-        data = gzip.decompress(data)
-    return data.decode("utf-8", errors="surrogateescape")
+    """A text file's contents, gunzipped when it starts with the gzip magic
+    (``CorruptFileError`` for a truncated or corrupt gzip file, or binary data)."""
+    return decode_text(Path(path).read_bytes(), str(path))
 
 
 @dataclass

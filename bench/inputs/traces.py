@@ -81,12 +81,13 @@ from __future__ import annotations
 import contextlib
 import gzip
 import os
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from bench.inputs.maps import Snapshot, header_item, open_text, parse_header
+from bench.inputs.maps import CorruptFileError, Snapshot, header_item, open_text, parse_header
 from structures.vma import MAP_ANONYMOUS, MAP_FIXED, PAGE_SHIFT, PAGE_SIZE, VMAError
 
 __all__ = [
@@ -265,8 +266,12 @@ def read_header(path: str | os.PathLike[str]) -> dict[str, str]:
     with open(path, "rb") as raw:
         gz = raw.read(2) == b"\x1f\x8b"
         raw.seek(0)
-        with gzip.open(raw, "rb") if gz else open(path, "rb") as fh:
-            return parse_header(bline.decode("utf-8", errors="replace") for bline in fh)
+        try:
+            with gzip.open(raw, "rb") if gz else open(path, "rb") as fh:
+                return parse_header(bline.decode("utf-8", errors="replace") for bline in fh)
+        except (EOFError, OSError, zlib.error) as exc:
+            why = "truncated gzip file" if isinstance(exc, EOFError) else f"corrupt gzip file ({exc})"
+            raise CorruptFileError(f"{path}: {' '.join(why.split())}") from None
 
 
 def write_trace(trace: Trace, path: str | os.PathLike[str]) -> Path:

@@ -15,14 +15,21 @@ pivot rows on ``threads`` and columns on ``policy``.  For every cell:
 * ``significant`` = a two-sided Welch t-test at 95 % (pyperf's
   ``tdist95conf_level`` critical values) between the cell's values and the
   baseline's; ``None`` when either side has fewer than two values;
-* ``best`` marks the best mean of the row.
+* ``best`` marks the best mean of the row;
+* ``noisy`` = the cell's standard deviation is over ``NOISY`` (10 %) of its mean.
 
 Each group (``suite`` by default) gets a geometric-mean-of-ratios summary over
-the rows where both the column and the baseline have a value.
+the rows where both the column and the baseline have a value, and a
+``Verdict`` (the best and worst column by that geomean, how many of the best's
+cells are significant).
 
-Two or more files holding the *same* benchmark names compare runs
-(before/after): the column becomes the file (``Pivot.column = "file"``) and
-the backend joins the row key.
+Files holding *different* benchmarks are merged (backends side by side).  Files
+holding the *same* benchmark names are runs (before/after), compared only
+when asked (``runs=True``, ``vmalab compare --runs``): the column becomes the
+file (``Pivot.column = "file"``), the backend joins the row key, and
+benchmarks found in only one file are left out (``Comparison.dropped``).
+Without ``runs`` such files are refused with a message saying so, rather than
+silently switching to a table of another shape.
 
 Layout
 ------
@@ -36,9 +43,10 @@ Layout
 
 API
 ---
-``Pivot``, ``Measurement``, ``Cell``, ``Row``, ``Comparison``,
+``Pivot``, ``Measurement``, ``Cell``, ``Row``, ``Comparison``, ``Verdict``,
 ``load_suites``, ``measurements_from_suite``, ``compare``, ``compare_files``,
-``welch_significant``, ``geometric_mean``, ``natural_key``.
+``shared_benchmarks``, ``verdict``, ``welch_significant``, ``geometric_mean``,
+``natural_key``, ``NOISY``.
 """
 
 from __future__ import annotations
@@ -55,20 +63,28 @@ import pyperf
 
 __all__ = [
     "DEFAULT_PIVOT",
+    "NOISY",
     "SUITE_ORDER",
     "Cell",
+    "check_distinct",
     "Comparison",
     "Measurement",
     "Pivot",
     "Row",
+    "Verdict",
     "compare",
     "compare_files",
     "geometric_mean",
     "load_suites",
     "measurements_from_suite",
     "natural_key",
+    "shared_benchmarks",
+    "verdict",
     "welch_significant",
 ]
+
+#: A cell is noisy when its standard deviation exceeds this fraction of its mean.
+NOISY = 0.10
 
 #: The order suites are listed in (others follow alphabetically).
 SUITE_ORDER = ("lookup", "insert", "overlap", "gap", "trace", "threaded", "rangelock", "io")
@@ -90,6 +106,8 @@ class Pivot:
     unit: str = "second"
     better: str = "faster"
     worse: str = "slower"
+    best: str = "fastest"
+    worst: str = "slowest"
 
 
 DEFAULT_PIVOT = Pivot()
@@ -126,6 +144,15 @@ class Cell:
     baseline: bool = False
     metadata: dict[str, Any] = field(default_factory=dict, compare=False)
 
+    @property
+    def spread(self) -> float:
+        """Standard deviation as a fraction of the mean (0 when the mean is 0)."""
+        return self.stdev / self.mean if self.mean > 0 else 0.0
+
+    @property
+    def noisy(self) -> bool:
+        return self.spread > NOISY
+
 
 @dataclass(frozen=True)
 class Row:
@@ -142,6 +169,8 @@ class Comparison:
     rows: tuple[Row, ...]
     summaries: dict[str, dict[str, float | None]]
     mode: str = "columns"  # "columns" (e.g. backends) or "runs" (files before/after)
+    dropped: int = 0  # runs mode: benchmarks found in only one file, left out
+    sources: dict[str, str] = field(default_factory=dict)  # runs mode: file label -> path
 
     def groups(self) -> list[str]:
         seen: dict[str, None] = {}
@@ -149,6 +178,45 @@ class Comparison:
             seen.setdefault(r.group, None)
         return list(seen)
 
+    def group_rows(self, group: str) -> list[Row]:
+        return [r for r in self.rows if r.group == group]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The one-line answer of a group: its best (and worst) column by the geometric mean of the ratios."""
+
+    group: str
+    baseline: str
+    best: str
+    best_ratio: float  # > 1: better than the baseline (1.0 when the baseline is best)
+    worst: str | None
+    worst_ratio: float | None
+    runner_up: str | None  # when the baseline is best: the next column, and its ratio
+    runner_up_ratio: float | None
+    cases: int  # rows where the best column and the baseline both have a value
+    significant: int  # of those, rows where the difference is significant
+    mode: str = "columns"  # the comparison's: "runs" when the columns are files
+
+
+def verdict(cmp: Comparison, group: str) -> Verdict | None:
+    """The group's verdict, or ``None`` when no column other than the baseline has a ratio."""
+    summary = {c: r for c, r in cmp.summaries.get(group, {}).items() if r is not None}
+    others = {c: r for c, r in summary.items() if c != cmp.baseline}
+    if not others:
+        return None
+    summary.setdefault(cmp.baseline, 1.0)
+    ranked = sorted(summary, key=lambda c: -summary[c])
+    best, worst = ranked[0], ranked[-1]
+    runner = ranked[1] if best == cmp.baseline and len(ranked) > 1 else None
+    rows = cmp.group_rows(group)
+    probe = best if best != cmp.baseline else (runner or best)
+    pairs = [r.cells[probe] for r in rows if probe in r.cells and r.cells[probe].ratio is not None]
+    return Verdict(
+        group, cmp.baseline, best, summary[best], worst if worst != best else None,
+        summary[worst] if worst != best else None, runner, summary[runner] if runner else None,
+        len(pairs), sum(1 for c in pairs if c.significant is not False), cmp.mode,
+    )  # fmt: skip
 
 # ----------------------------------------------------------------------
 # statistics
@@ -382,16 +450,45 @@ def _disambiguate(loaded: list[tuple[str, pyperf.BenchmarkSuite]], pivot: Pivot)
     return replace(pivot, rows=(*pivot.rows, "name"))
 
 
+def shared_benchmarks(loaded: Sequence[tuple[str, pyperf.BenchmarkSuite]]) -> dict[str, list[str]]:
+    """Benchmark names found in more than one file -> the labels of those files."""
+    where: dict[str, list[str]] = {}
+    for label, suite in loaded:
+        for name in suite.get_benchmark_names():
+            where.setdefault(name, []).append(label)
+    return {name: labels for name, labels in where.items() if len(labels) > 1}
+
+
+def check_distinct(loaded: Sequence[tuple[str, pyperf.BenchmarkSuite]]) -> None:
+    """``ValueError`` (saying how to compare them) when files share benchmarks but runs were not asked for."""
+    shared = shared_benchmarks(loaded)
+    if not shared:
+        return
+    involved = {lab for labs in shared.values() for lab in labs}
+    labels = [label for label, _ in loaded if label in involved]
+    example = next(iter(shared))
+    which = " and ".join(labels) if len(labels) < 4 else f"{len(labels)} of the files"
+    raise ValueError(
+        f"{which} hold {len(shared)} of the same benchmarks (e.g. {example}): give --runs to compare them as "
+        "runs (before/after, the first file the baseline), or compare one file at a time"
+    )
+
+
 def compare_files(
     paths: Sequence[str | Path],
     baseline: str | None = None,
     pivot: Pivot = DEFAULT_PIVOT,
     keep: Callable[[pyperf.Benchmark], bool] | None = None,
+    *,
+    runs: bool = False,
 ) -> Comparison:
-    """Compare result files: backends side by side, or runs side by side when files share benchmarks.
+    """Compare result files: backends side by side (files merged), or, with ``runs``, the files as
+    runs before/after of the benchmarks they share.
 
-    ``keep`` selects the benchmarks to include (default: all)."""
+    ``keep`` selects the benchmarks to include (default: all).  Without ``runs``,
+    files sharing benchmarks are a ``ValueError`` that says how to compare them."""
     loaded = load_suites(paths)
+    sources = {label: str(path) for (label, _), path in zip(loaded, paths, strict=True)}
     if keep is not None:
         loaded = [
             (label, pyperf.BenchmarkSuite(kept))
@@ -400,20 +497,32 @@ def compare_files(
         ]
         if not loaded:
             raise ValueError("no benchmarks to compare")
-    names: dict[str, int] = {}
-    for _, suite in loaded:
-        for name in suite.get_benchmark_names():
-            names[name] = names.get(name, 0) + 1
-    runs = len(loaded) > 1 and any(c > 1 for c in names.values())
+    shared = shared_benchmarks(loaded)
+    dropped = 0
     if runs:
+        if len(paths) < 2:
+            raise ValueError("comparing runs needs two or more files (the first is the baseline run)")
+        if not shared:
+            raise ValueError("these files share no benchmark: there is no run to compare with another "
+                             "(without --runs, files of different benchmarks are shown side by side)")  # fmt: skip
+        names = {n for n, labels in shared.items() if len(labels) == len(loaded)} or set(shared)
+        kept_suites = []
+        for label, suite in loaded:
+            benches = [b for b in suite.get_benchmarks() if b.get_name() in names]
+            dropped += len(suite.get_benchmarks()) - len(benches)
+            if benches:
+                kept_suites.append((label, pyperf.BenchmarkSuite(benches)))
+        loaded = kept_suites
         pivot = replace(
             pivot, column="file", rows=(*pivot.rows, pivot.column) if pivot.column != "file" else pivot.rows
         )
         if baseline is None:
             baseline = loaded[0][0]
+    else:
+        check_distinct(loaded)
     pivot = _disambiguate(loaded, pivot)
     ms: list[Measurement] = []
     for label, suite in loaded:
         ms.extend(measurements_from_suite(suite, pivot, file_label=label))
     cmp = compare(ms, pivot, baseline)
-    return replace(cmp, mode="runs") if runs else cmp
+    return replace(cmp, mode="runs", dropped=dropped, sources=sources) if runs else cmp

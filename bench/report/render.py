@@ -1,244 +1,173 @@
-"""Rendering a ``Comparison``: a rich table for the terminal and the same table in Markdown.
+"""Rendering comparisons for people: the terminal tables, the same tables in Markdown, and what to print.
 
 Invariant
 ---------
 Rendering never computes statistics: every number shown comes from the
-``bench.report.compare.Comparison`` it is given, so the terminal table, the Markdown
-table and the tests agree by construction.  Both renderings show the same
-cells::
+``bench.report.compare.Comparison`` it is given (cell text from
+``bench.report.cells``), so the terminal, the Markdown and the HTML report
+agree by construction.  ``print_comparison`` is what ``vmalab compare`` and
+the end of ``vmalab bench`` print, in this order:
 
-    mean ± stdev            (time per operation, scaled to ns/us/ms/s)
-    1.83x faster            (ratio to the row's baseline cell)
-    ~ 1.02x slower          (~ : not significant, Welch t-test at 95 %)
-    baseline                (the baseline column itself)
+1. notes when the results come from different machines, interpreter builds,
+   platforms or commits (files compared with each other, or one file grown
+   with ``--append``) — a ratio across them measures the machines too;
+2. the structure suites, one table per suite (``bench.report.terminal``
+   chooses the layout that fits the terminal), each with its verdict;
+3. one thread-scaling table per concurrency family, each with its verdict;
+4. the legend of the marks.
 
-and mark the best cell of each row (bold green / **bold**), then one
-``geomean`` row per group (suite) with the geometric mean of the ratios.
+The Markdown form (``--markdown``, for READMEs and mailing lists) has the
+full cells, ``mean ± stdev`` and the ratio in words, one table per suite::
 
-Layout
-------
-::
+    **lookup (op lookup): time per operation, baseline list**
 
-    suite | op | stream | n  || list          | rbtree            | maple ...
-    ------+----+--------+----++---------------+-------------------+------
-    lookup| .. |        |    || 1.2 us ± 0.0  | 2.3 us ± 0.1      |
-          |    |        |    || baseline      | 1.9x slower       |
+    | stream | n | list | rbtree | ...
+    |---|---:|---:|---:|
+    | uniform | 1,000 | 594 ns ± 5.2 | 653 ns ± 9.1<br>1.10x slower |
+    | **geomean** | | baseline | 1.06x slower |
+
+    *lookup: fastest maple, 1.39x faster than list (geomean of 4 cases)*
 
 API
 ---
-``format_value(seconds, unit)``, ``format_ratio(ratio, cmp)``,
-``cell_lines(cell, cmp) -> (value, ratio)``, ``render_table(cmp, title=None)``
-(a ``rich.table.Table``), ``render_markdown(cmp, title=None) -> str``,
-``print_comparison(files, baseline=None, pivot=..., markdown=False, title=None)``
-(what ``vmalab compare`` and the end of ``vmalab bench`` print: the backend
-table, then one thread-scaling table per concurrency family).
+``render_markdown(cmp, title=None)``, ``markdown_family(family)``,
+``print_comparison(files, baseline=None, pivot=..., markdown=False, title=None,
+times=False, runs=False, console=None)``, ``environment_notes(files, runs=False)``;
+cell text re-exported from ``bench.report.cells`` (``cell_lines``, ``format_value``,
+``format_ratio``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
-from bench.report.compare import DEFAULT_PIVOT, Cell, Comparison, Pivot, compare_files, load_suites
-from bench.report.scaling import is_scaling, scaling_comparisons
+from bench.report.cells import LEGEND, case_keys, cell_lines, format_ratio, format_value, key_text, verdict_text
+from bench.report.compare import DEFAULT_PIVOT, Comparison, Pivot, compare_files, load_suites, verdict
+from bench.report.meta import differences, mixed, run_info
+from bench.report.scaling import Family, is_scaling, scaling_families
+from bench.report.terminal import family_tables, tables
 
 __all__ = [
-    "cell_lines", "format_ratio", "format_value", "print_comparison", "print_table", "render_markdown", "render_table",
+    "cell_lines", "environment_notes", "format_ratio", "format_value", "markdown_family", "print_comparison",
+    "render_markdown",
 ]
-
-NOT_SIGNIFICANT = "~"
-
-_TIME_UNITS = ((1.0, "s"), (1e-3, "ms"), (1e-6, "us"), (1e-9, "ns"))
-
-
-def _sig3(x: float) -> str:
-    if x >= 100:
-        return f"{x:.0f}"
-    if x >= 10:
-        return f"{x:.1f}"
-    return f"{x:.2f}"
-
-
-def format_value(value: float, unit: str = "second", *, scale: float | None = None) -> str:
-    """``1.5e-6`` -> ``"1.50 us"`` (times); ``61234`` -> ``"61.2k"`` (rates, as the seed's IOPS)."""
-    if unit != "second":
-        for factor, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-            if abs(value) >= factor:
-                return f"{_sig3(value / factor)}{suffix}"
-        return _sig3(value)
-    factor, name = _pick_scale(value) if scale is None else (scale, _scale_name(scale))
-    return f"{_sig3(value / factor)} {name}"
-
-
-def _pick_scale(value: float) -> tuple[float, str]:
-    for factor, name in _TIME_UNITS:
-        if abs(value) >= factor:
-            return factor, name
-    return _TIME_UNITS[-1]
-
-
-def _scale_name(scale: float) -> str:
-    return dict(_TIME_UNITS)[scale]
-
-
-def format_ratio(ratio: float | None, cmp: Comparison) -> str:
-    """``1.83`` -> ``"1.83x faster"``, ``0.5`` -> ``"2.00x slower"`` (words from the pivot)."""
-    if ratio is None:
-        return ""
-    if ratio >= 1.0:
-        return f"{ratio:.2f}x {cmp.pivot.better}"
-    return f"{1.0 / ratio:.2f}x {cmp.pivot.worse}"
-
-
-def cell_lines(cell: Cell, cmp: Comparison) -> tuple[str, str]:
-    """The two lines of a cell: the value and the ratio (with the not-significant mark)."""
-    factor, _ = _pick_scale(cell.mean) if cmp.pivot.unit == "second" else (1.0, "")
-    mean = format_value(cell.mean, cmp.pivot.unit)
-    if cmp.pivot.unit == "second":
-        value = f"{mean} ± {_sig3(cell.stdev / factor)}"
-    else:
-        value = f"{mean} ± {format_value(cell.stdev, cmp.pivot.unit)}"
-    if cell.baseline:
-        return value, "baseline"
-    ratio = format_ratio(cell.ratio, cmp)
-    if ratio and cell.significant is False:
-        ratio = f"{NOT_SIGNIFICANT} {ratio}"
-    return value, ratio
-
-
-def _key_text(value: Any) -> str:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
-    return str(value)
-
-
-def _summary_text(ratio: float | None, col: str, cmp: Comparison) -> str:
-    if col == cmp.baseline:
-        return "baseline"
-    return format_ratio(ratio, cmp) or "-"
-
-
-def _title(cmp: Comparison, title: str | None) -> str:
-    if title:
-        return title
-    unit = "time per operation" if cmp.pivot.unit == "second" else cmp.pivot.unit
-    what = "runs" if cmp.mode == "runs" else f"{cmp.pivot.column}s"
-    return f"{unit}: {what} vs baseline {cmp.baseline!r} (~ = not significant)"
-
-
-def render_table(cmp: Comparison, title: str | None = None) -> Table:
-    """The comparison as a rich ``Table``."""
-    table = Table(title=_title(cmp, title), show_lines=False, header_style="bold")
-    for k in cmp.pivot.rows:
-        table.add_column(
-            k, style="cyan" if k == cmp.pivot.group else None, justify="right" if k == "n" else "left", no_wrap=True
-        )
-    for col in cmp.columns:
-        table.add_column(col, justify="right", no_wrap=True)
-    groups = cmp.groups()
-    for gi, group in enumerate(groups):
-        rows = [r for r in cmp.rows if r.group == group]
-        for row in rows:
-            keys = [_key_text(v) for v in row.key]
-            if row is not rows[0] and cmp.pivot.group in cmp.pivot.rows:  # the group name once per section
-                keys[cmp.pivot.rows.index(cmp.pivot.group)] = ""
-            cells: list[Text | str] = []
-            for col in cmp.columns:
-                cell = row.cells.get(col)
-                if cell is None:
-                    cells.append(Text("-", style="dim"))
-                    continue
-                value, ratio = cell_lines(cell, cmp)
-                text = Text(value, style="bold green" if cell.best else "")
-                if ratio:
-                    style = (
-                        "dim"
-                        if (cell.baseline or cell.significant is False)
-                        else ("green" if (cell.ratio or 0) >= 1 else "red")
-                    )
-                    text.append("\n" + ratio, style=style)
-                cells.append(text)
-            table.add_row(*keys, *cells)
-        summary = cmp.summaries.get(group, {})
-        label = [""] * len(cmp.pivot.rows)
-        if len(label) > 1:
-            label[0], label[1] = group, "geomean"
-        else:
-            label[0] = f"{group} geomean".strip()
-        table.add_row(
-            *[Text(x, style="bold") for x in label],
-            *[Text(_summary_text(summary.get(c), c, cmp), style="bold") for c in cmp.columns],
-            end_section=gi < len(groups) - 1,
-        )
-    return table
-
-
-def print_table(table: Table, console: Console | None = None) -> None:
-    """Print ``table`` unwrapped: on a pipe or file the full width, not rich's 80 columns."""
-    console = console or Console()
-    if not console.is_terminal:
-        wide = Console(width=4096, file=console.file)
-        console = Console(width=max(console.width, wide.measure(table).maximum), file=console.file)
-    console.print(table)
 
 
 def _md_escape(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def render_markdown(cmp: Comparison, title: str | None = None) -> str:
-    """The same table as GitHub Markdown (best cell in bold, ratio under the value)."""
-    head = [*cmp.pivot.rows, *cmp.columns]
-    lines = [f"**{_md_escape(_title(cmp, title))}**", ""]
-    lines.append("| " + " | ".join(_md_escape(h) for h in head) + " |")
-    aligns = ["---:" if k == "n" else "---" for k in cmp.pivot.rows] + ["---:"] * len(cmp.columns)
+def _md_heading(cmp: Comparison, group: str, title: str | None) -> str:
+    return title or case_keys(cmp, group).heading(cmp)
+
+
+def _md_group(cmp: Comparison, group: str, heading: str, verdict_name: str | None = None) -> list[str]:
+    ck = case_keys(cmp, group)
+    rows, names, keys = ck.rows, list(cmp.pivot.rows), ck.key_index
+    columns = [c for c in cmp.columns if any(c in r.cells for r in rows)]
+    columns.sort(key=lambda c: c != cmp.baseline)
+    lines = [f"**{_md_escape(heading)}**", ""]
+    lines.append("| " + " | ".join(_md_escape(x) for x in [*(names[i] for i in keys), *columns]) + " |")
+    aligns = ["---:" if names[i] in ("n", "threads") else "---" for i in keys] + ["---:"] * len(columns)
     lines.append("| " + " | ".join(aligns) + " |")
-    for group in cmp.groups():
-        for row in (r for r in cmp.rows if r.group == group):
-            out = [_md_escape(_key_text(v)) for v in row.key]
-            for col in cmp.columns:
-                cell = row.cells.get(col)
-                if cell is None:
-                    out.append("-")
-                    continue
-                value, ratio = cell_lines(cell, cmp)
-                value = f"**{value}**" if cell.best else value
-                out.append(_md_escape(f"{value}<br>{ratio}" if ratio else value))
-            lines.append("| " + " | ".join(out) + " |")
+    for row in rows:
+        out = [_md_escape(key_text(row.key[i])) for i in keys]
+        for col in columns:
+            cell = row.cells.get(col)
+            if cell is None:
+                out.append("-")
+                continue
+            value, ratio = cell_lines(cell, cmp)
+            value = f"**{value}**" if cell.best else value
+            out.append(_md_escape(f"{value}<br>{ratio}" if ratio and not cell.baseline else value))
+        lines.append("| " + " | ".join(out) + " |")
+    if len(rows) > 1:
         summary = cmp.summaries.get(group, {})
-        label = [""] * len(cmp.pivot.rows)
-        label[0] = f"**{group} geomean**" if group else "**geomean**"
-        lines.append(
-            "| "
-            + " | ".join([*label, *(_md_escape(_summary_text(summary.get(c), c, cmp)) for c in cmp.columns)])
-            + " |"
-        )
-    return "\n".join(lines) + "\n"
+        label = ["**geomean**"] + [""] * (len(keys) - 1)
+        cells = [
+            "baseline" if c == cmp.baseline else (format_ratio(summary.get(c), cmp.pivot) or "-") for c in columns
+        ]
+        lines.append("| " + " | ".join([*label, *(_md_escape(x) for x in cells)]) + " |")
+    v = verdict(cmp, group)
+    if v is not None:
+        lines += ["", f"*{_md_escape(verdict_text(v, cmp.pivot, verdict_name))}*"]
+    return lines
+
+
+def render_markdown(cmp: Comparison, title: str | None = None) -> str:
+    """GitHub Markdown: one table per group (suite), full cells, a geomean row and the verdict."""
+    out: list[str] = []
+    for group in cmp.groups():
+        if out:
+            out.append("")
+        out += _md_group(cmp, group, _md_heading(cmp, group, title if len(cmp.groups()) == 1 else None))
+    if cmp.mode == "runs" and cmp.dropped:
+        out += ["", f"({cmp.dropped} benchmarks found in only one file are left out.)"]
+    return "\n".join(out) + "\n"
+
+
+def markdown_family(family: Family) -> str:
+    """A thread-scaling family as Markdown (rows thread counts)."""
+    cmp = family.comparison
+    group = cmp.groups()[0] if cmp.groups() else ""
+    title = family.title
+    threads = [int(r.key[0]) for r in cmp.rows if isinstance(r.key[0], int)]
+    if family.cpus and threads and max(threads) > family.cpus:
+        title += f" ({family.cpus} CPUs)"
+    return "\n".join(_md_group(cmp, group, title, family.short)) + "\n"
+
+
+def environment_notes(files: Sequence[str | Path], runs: bool = False) -> list[str]:
+    """Where the results in ``files`` come from different machines, interpreters, platforms or commits."""
+    loaded = load_suites(files)
+    infos = [run_info(label, suite) for label, suite in loaded]
+    notes = differences(infos) if len(infos) > 1 else []
+    for label, suite in loaded:
+        notes += mixed(label, suite)
+    return notes
 
 
 def print_comparison(
-    files: list[Path], baseline: str | None = None, pivot: Pivot = DEFAULT_PIVOT, markdown: bool = False,
-    title: str | None = None,
-) -> None:
-    """Print the comparison of ``files``: the backend table for the structure suites, and one
-    thread-scaling table (rows thread counts, columns locks/policies, ops/s) per concurrency family."""
+    files: Sequence[str | Path], baseline: str | None = None, pivot: Pivot = DEFAULT_PIVOT, markdown: bool = False,
+    title: str | None = None, *, times: bool = False, runs: bool = False, console: Console | None = None,
+) -> None:  # fmt: skip
+    """Print the comparison of ``files`` (see the module docstring for what, in which order)."""
+    console = console or Console()
     loaded = load_suites(files)
     benches = [b for _, suite in loaded for b in suite.get_benchmarks()]
-    scaling = [b for b in benches if is_scaling(b)]
-    if len(scaling) < len(benches):
-        cmp = compare_files(files, baseline=baseline, pivot=pivot, keep=lambda b: not is_scaling(b))
-        if markdown:
-            print(render_markdown(cmp, title), end="")
-        else:
-            print_table(render_table(cmp, title))
-    if scaling:
-        for family_title, cmp in scaling_comparisons(files):
-            if markdown:
-                print()
-                print(render_markdown(cmp, family_title), end="")
-            else:
-                print_table(render_table(cmp, family_title))
+    if not benches:
+        raise ValueError(f"no benchmarks in {', '.join(str(f) for f in files)}")
+    structure = [b for b in benches if not is_scaling(b)]
+    cmp = None
+    if structure:
+        cmp = compare_files(files, baseline=baseline, pivot=pivot, keep=lambda b: not is_scaling(b), runs=runs)
+    families = scaling_families(files, runs=runs) if len(structure) < len(benches) else []
+    notes = environment_notes(files, runs)
+    if markdown:
+        parts = [f"> **note:** {n}" for n in notes]
+        if cmp is not None:
+            parts.append(render_markdown(cmp, title))
+        parts += [markdown_family(f) for f in families]
+        console.file.write("\n".join(parts) if parts else "")
+        return
+    width = console.width
+    for note in notes:
+        console.print(Text(f"note: {note}", style="yellow", overflow="fold"))
+    if notes:
+        console.print(
+            Text("ratios between them measure the machines or builds as well as the code", style="yellow")
+        )
+        console.print()
+    if cmp is not None:
+        for part in tables(cmp, width, times=times, title=title):
+            console.print(part)
+        if cmp.mode == "runs" and cmp.dropped:
+            console.print(Text(f"{cmp.dropped} benchmarks found in only one file are left out.", style="dim"))
+    for family in families:
+        for part in family_tables(family, width, times=True):
+            console.print(part)
+    console.print(Text(LEGEND, style="dim", overflow="fold"))

@@ -29,29 +29,48 @@ Layout
 ------
 ::
 
-    files -> benchmarks of io/threaded -> family (title, column, baseline)
-             (the same benchmark in several files = runs before/after: families per file)
+    files -> benchmarks of io/threaded -> family (title, slug, column, baseline)
+             (the same benchmark in several files = runs before/after, only with
+              runs=True: families per file, the file label in title and slug)
           -> measurements (value = 1 / seconds-per-op) -> compare(THROUGHPUT pivot)
-          -> [(title, Comparison)]  -> bench.report.render / bench.report.plot
+          -> [Family(title, slug, short, comparison, cpus)]
+                -> bench.report.render / .terminal / .html / .plot
+
+A family's ``slug`` names its plot files (``threaded-mm-disjoint-maple``,
+``io-rw-64k``, ``threaded-index-lookup-shared``): the parameters that tell two
+families of one file apart are added only where two would otherwise share a name.
 
 API
 ---
-``SCALING_SUITES``, ``THROUGHPUT``, ``is_scaling``, ``scaling_comparisons(paths)``
+``SCALING_SUITES``, ``THROUGHPUT``, ``Family``, ``is_scaling``,
+``scaling_families(paths, runs=False)``, ``scaling_comparisons(paths, runs=False)``
 -> ``[(title, Comparison)]``, ``throughput_series(paths)`` for plots.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pyperf
 
-from bench.report.compare import Comparison, Measurement, Pivot, compare, load_suites, measurements_from_suite
+from bench.report.compare import (
+    Comparison,
+    Measurement,
+    Pivot,
+    check_distinct,
+    compare,
+    load_suites,
+    measurements_from_suite,
+    shared_benchmarks,
+)
 
-__all__ = ["SCALING_SUITES", "THROUGHPUT", "is_scaling", "scaling_comparisons", "throughput_series"]
+__all__ = [
+    "SCALING_SUITES", "THROUGHPUT", "Family", "is_scaling", "scaling_comparisons", "scaling_families",
+    "throughput_series",
+]
 
 SCALING_SUITES = frozenset({"io", "threaded"})
 
@@ -69,7 +88,22 @@ THROUGHPUT = Pivot(
     unit="ops/s",
     better="more",
     worse="less",
+    best="most ops/s",
+    worst="fewest ops/s",
 )
+
+
+@dataclass(frozen=True)
+class Family:
+    """One thread-scaling table: its title, file-name slug, short name and comparison."""
+
+    title: str  # the full title, ending in "— ops/s, ratio to BASELINE"
+    slug: str  # names its plot files
+    short: str  # for verdict lines: "io rw 64k", "threaded mm disjoint maple"
+    comparison: Comparison
+    cpus: int | None = None  # the fewest CPUs any of its benchmarks saw (thread counts above oversubscribe)
+    label: str = ""  # runs mode: the file it came from
+    params: dict[str, Any] = field(default_factory=dict, compare=False)  # what tells it apart from siblings
 
 
 def is_scaling(bench: pyperf.Benchmark) -> bool:
@@ -78,62 +112,106 @@ def is_scaling(bench: pyperf.Benchmark) -> bool:
     return str(md.get("suite", bench.get_name().split("/", 1)[0])) in SCALING_SUITES
 
 
-def _family(md: dict[str, Any]) -> tuple[str, str, str]:
-    """(title, column key, baseline) of a benchmark's table."""
+def _block(value: Any) -> str:
+    try:
+        b = int(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return f"{b // 1024}k" if b % 1024 == 0 else str(b)
+
+
+def _family(md: dict[str, Any]) -> tuple[str, str, str, str, str, dict[str, Any]]:
+    """(title, slug, short, column key, baseline, params) of a benchmark's table."""
     suite, op = md.get("suite"), md.get("op")
     if suite == "io":
-        return f"io: T threads, pwrite+pread+digest of {md.get('block', '?')}-byte blocks", "lock", "rwsem"
+        title = f"io: T threads, pwrite+pread+digest of {md.get('block', '?')}-byte blocks"
+        slug = f"io-{op or 'rw'}-{_block(md.get('block'))}"
+        return title, slug, f"io {op or 'rw'} {_block(md.get('block'))}", "lock", "rwsem", {}
     if suite == "threaded" and op == "mm":
-        return (
-            f"threaded mm, {md.get('stream')} scenario, index {md.get('index')}, page_work={md.get('page_work')}, "
-            f"map_pages={md.get('map_pages', 8)}: T fault threads + 1 mapping thread",  # files before map_pages: 8
-            "policy",
-            "full",
+        page_work, map_pages = md.get("page_work"), md.get("map_pages", 8)  # files before map_pages: 8
+        title = (
+            f"threaded mm, {md.get('stream')} scenario, index {md.get('index')}, page_work={page_work}, "
+            f"map_pages={map_pages}: T fault threads + 1 mapping thread"
         )
+        slug = f"threaded-mm-{md.get('stream')}-{md.get('index')}"
+        short = f"threaded mm {md.get('stream')} {md.get('index')}"
+        return title, slug, short, "policy", "full", {"pw": page_work, "mp": map_pages}
     op = op if op in ("lookup", "overlap", "insert") else "lookup"  # files before the index ops: lookup
     bg = md.get("background", 1)
     who = f"T writer threads + {bg} reader(s)" if op == "insert" else f"T reader threads + {bg} writer(s)"
     switch = md.get("switch_us", 5000)  # files before switch_us ran at CPython's default, 5 ms
-    return f"threaded index {op}, {md.get('stream')} scenario, switch_us={switch}: {who}", "backend", "list"
+    title = f"threaded index {op}, {md.get('stream')} scenario, switch_us={switch}: {who}"
+    slug = f"threaded-index-{op}-{md.get('stream')}"
+    return title, slug, f"threaded index {op} {md.get('stream')}", "backend", "list", {"sw": switch, "bg": bg}
 
 
-def scaling_comparisons(paths: Sequence[str | Path]) -> list[tuple[str, Comparison]]:
-    """One ops/s comparison per family found in the files (empty when there is none)."""
-    loaded = load_suites(paths)
-    # Runs before/after (the same benchmark in several files): one set of tables per file.
-    seen: set[str] = set()
-    repeated = False
-    for _, suite in loaded:
-        names = {b.get_name() for b in suite.get_benchmarks() if is_scaling(b)}
-        repeated = repeated or bool(names & seen)
-        seen |= names
-    families: dict[str, tuple[str, str, list[pyperf.Benchmark]]] = {}
+def _slugify(text: str) -> str:
+    out = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in text.lower())
+    while "--" in out:
+        out = out.replace("--", "-")
+    return out.strip("-")
+
+
+def scaling_families(paths: Sequence[str | Path], *, runs: bool = False) -> list[Family]:
+    """One ops/s comparison per family found in the files (empty when there is none).
+
+    Files sharing scaling benchmarks are runs: with ``runs`` each file gets its
+    own families (its label in the title and slug); without, ``ValueError``."""
+    loaded = [
+        (label, pyperf.BenchmarkSuite(kept))
+        for label, suite in load_suites(paths)
+        if (kept := [b for b in suite.get_benchmarks() if is_scaling(b)])
+    ]
+    repeated = bool(shared_benchmarks(loaded))
+    if repeated and not runs:
+        check_distinct(loaded)
+    groups: dict[str, dict[str, Any]] = {}
     for label, suite in loaded:
         for bench in suite.get_benchmarks():
-            if not is_scaling(bench):
-                continue
-            title, column, baseline = _family(bench.get_metadata())
+            md = bench.get_metadata()
+            title, slug, short, column, baseline, params = _family(md)
             if repeated:
-                title = f"{title} [{label}]"
-            families.setdefault(title, (column, baseline, []))[2].append(bench)
-    out: list[tuple[str, Comparison]] = []
-    for title, (column, baseline, benches) in families.items():
-        pivot = replace(THROUGHPUT, column=column)
-        ms: list[Measurement] = measurements_from_suite(pyperf.BenchmarkSuite(benches), pivot)
+                title, slug, short = f"{title} [{label}]", f"{slug}-{_slugify(label)}", f"{short} [{label}]"
+            g = groups.setdefault(title, {"slug": slug, "short": short, "column": column, "baseline": baseline,
+                                          "params": params, "label": label if repeated else "", "benches": []})
+            g["benches"].append(bench)
+    # two families with one slug (other page_work, switch_us, ...): their parameters join the slug
+    by_slug: dict[str, list[dict[str, Any]]] = {}
+    for g in groups.values():
+        by_slug.setdefault(g["slug"], []).append(g)
+    for same in by_slug.values():
+        if len(same) > 1:
+            for g in same:
+                g["slug"] += "-" + "-".join(f"{k}{v}" for k, v in g["params"].items())
+    out: list[Family] = []
+    for title, g in groups.items():
+        pivot = replace(THROUGHPUT, column=g["column"])
+        ms: list[Measurement] = measurements_from_suite(pyperf.BenchmarkSuite(g["benches"]), pivot)
         cols = {m.column for m in ms}
-        base = baseline if baseline in cols else sorted(cols)[0]
-        out.append((f"{title} — ops/s, ratio to {base}", compare(ms, pivot, base)))
+        base = g["baseline"] if g["baseline"] in cols else sorted(cols)[0]
+        cpus = [int(c) for b in g["benches"] if isinstance(c := b.get_metadata().get("cpu_count"), int)]
+        out.append(Family(
+            f"{title} — ops/s, ratio to {base}", _slugify(g["slug"]), g["short"], compare(ms, pivot, base),
+            min(cpus) if cpus else None, g["label"], g["params"],
+        ))  # fmt: skip
     return out
 
 
-def throughput_series(paths: Sequence[str | Path]) -> dict[str, dict[str, list[tuple[int, float]]]]:
+def scaling_comparisons(paths: Sequence[str | Path], *, runs: bool = False) -> list[tuple[str, Comparison]]:
+    """``[(title, Comparison)]`` of ``scaling_families``."""
+    return [(f.title, f.comparison) for f in scaling_families(paths, runs=runs)]
+
+
+def throughput_series(
+    paths: Sequence[str | Path], *, runs: bool = False
+) -> dict[str, dict[str, list[tuple[int, float]]]]:
     """{family title: {column: [(threads, ops/s mean), ...]}} for throughput-vs-threads plots."""
     out: dict[str, dict[str, list[tuple[int, float]]]] = {}
-    for title, cmp in scaling_comparisons(paths):
+    for fam in scaling_families(paths, runs=runs):
         series: dict[str, list[tuple[int, float]]] = {}
-        for row in cmp.rows:
+        for row in fam.comparison.rows:
             threads = int(row.key[0])
             for col, cell in row.cells.items():
                 series.setdefault(col, []).append((threads, cell.mean))
-        out[title] = {c: sorted(v) for c, v in series.items()}
+        out[fam.title] = {c: sorted(v) for c, v in series.items()}
     return out

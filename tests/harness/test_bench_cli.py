@@ -56,6 +56,18 @@ def test_bench_writes_a_pyperf_suite(tmp_path, capsys):
             assert md["bytes_per_vma"] > 0 and md["inner_loops"] == 200
     table = capsys.readouterr().out
     assert "sortedcontainers" in table and "geomean" in table and "baseline" in table
+    # both paths last; the report next to the results
+    report = out.with_suffix(".html")
+    assert table.rstrip().splitlines()[-2:][0] == f"results: {out}"
+    assert table.rstrip().splitlines()[-1].startswith(f"report:  {report}")
+    assert report.read_text().count('<table class="cmp"') == 2  # lookup and insert
+    # provenance in every benchmark: the command line, the packages, the commit of this checkout
+    md = suite.get_benchmarks()[0].get_metadata()
+    assert md["vmalab_command"].startswith("vmalab bench --suite lookup,insert --size 100")
+    assert "pyperf " in md["vmalab_packages"] and "rich " in md["vmalab_packages"]
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent)
+    if head.returncode == 0:
+        assert md["vmalab_commit"] == head.stdout.strip() and md["vmalab_worktree"] in ("clean", "modified")
     # pyperf's own tools read the file
     show = subprocess.run([sys.executable, "-m", "pyperf", "show", str(out)], capture_output=True, text=True)
     assert show.returncode == 0 and "lookup/lookup/uniform/n=000100/list" in show.stdout
@@ -106,7 +118,8 @@ def test_default_backends_include_registered_ones():
 def test_plot_writes_pngs(tmp_path):
     pytest.importorskip("matplotlib")
     assert main(["plot", str(FIXTURE), "-o", str(tmp_path)]) == 0
-    for name in ("time_lookup.png", "time_insert.png", "probe_depth.png", "memory_per_vma.png"):
+    # the fixture has one n per case: time per case as bars (no line from a single point)
+    for name in ("lookup-time.png", "insert-time.png"):
         png = tmp_path / name
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
 
@@ -159,3 +172,24 @@ def test_parse_extra_types():
 def test_bench_refuses_bad_io_threads(capsys):
     assert main(["bench", "--suite", "io", "--extra", "io_threads=2,0", "--list"]) == 2
     assert "io_threads=[2, 0] must be positive integers" in " ".join(capsys.readouterr().err.split())
+
+
+def test_append_adds_runs_and_benchmarks_overwrite_replaces(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    one = ["bench", "--size", "100", "--backend", "list", "--fast", "--debug-single-value", "--no-table"]
+    one += ["-o", str(out)]
+    assert main([*one, "--suite", "gap"]) == 0
+    first = pyperf.BenchmarkSuite.load(str(out))
+    names = first.get_benchmark_names()
+    assert main([*one, "--suite", "gap"]) == 2  # exists: refused, unchanged
+    assert pyperf.BenchmarkSuite.load(str(out)).get_benchmark_names() == names
+    assert main([*one, "--suite", "gap", "--append"]) == 0  # the same benchmarks: their runs add up (pyperf)
+    appended = pyperf.BenchmarkSuite.load(str(out))
+    assert appended.get_benchmark_names() == names
+    for name in names:
+        assert appended.get_benchmark(name).get_nrun() == 2 * first.get_benchmark(name).get_nrun()
+    assert main([*one, "--suite", "overlap", "--filter", "*meets=0*", "--append"]) == 0  # new ones join
+    meets0 = "overlap/intersection/meets=0/n=000100/list"
+    assert pyperf.BenchmarkSuite.load(str(out)).get_benchmark_names() == [*names, meets0]
+    assert main([*one, "--suite", "overlap", "--filter", "*meets=0*", "--overwrite"]) == 0
+    assert pyperf.BenchmarkSuite.load(str(out)).get_benchmark_names() == [meets0]

@@ -16,7 +16,7 @@ import pytest
 
 from bench.cli import main
 from bench.report.compare import DEFAULT_PIVOT, compare_files, geometric_mean, welch_significant
-from bench.report.render import cell_lines, format_value, render_markdown, render_table
+from bench.report.render import cell_lines, format_value, print_comparison, render_markdown
 
 FIXTURE = Path(__file__).parent / "data" / "compare_fixture.json"
 
@@ -72,7 +72,9 @@ def test_other_baseline_and_generic_pivot():
 def test_two_files_compare_runs(tmp_path):
     other = tmp_path / "after.json"
     other.write_bytes(FIXTURE.read_bytes())
-    cmp = compare_files([FIXTURE, other])
+    with pytest.raises(ValueError, match="--runs"):  # the same benchmarks twice: runs only when asked
+        compare_files([FIXTURE, other])
+    cmp = compare_files([FIXTURE, other], runs=True)
     assert cmp.mode == "runs"
     assert cmp.columns == ("compare_fixture", "after")
     assert cmp.pivot.rows[-1] == "backend"
@@ -83,15 +85,19 @@ def test_two_files_compare_runs(tmp_path):
 
 def test_render_table_and_markdown(cmp, capsys):
     md = render_markdown(cmp)
-    assert "| suite | op | stream | n | list | rbtree | maple |" in md
+    # one table per suite; the keys that do not vary within a suite go to its heading
+    assert "**lookup (op lookup, stream uniform): time per operation, baseline list**" in md
+    assert "| n | list | rbtree | maple |" in md
     assert "**1.00 us ± 0.01**<br>2.00x faster" in md
-    assert "| **insert geomean** |  |  |  | baseline | 2.00x slower | - |" in md
+    assert "*lookup: fastest rbtree, 2.00x faster than list (geomean of 1 case)*" in md
+    assert "| 1,000 | **4.00 us ± 0.00**<br>baseline" not in md  # the baseline cell has no ratio line
     from rich.console import Console
 
     console = Console(width=200, record=True, file=io.StringIO())
-    console.print(render_table(cmp))
+    print_comparison([FIXTURE], console=console)
     text = console.export_text()
-    assert "2.00x faster" in text and "geomean" in text and "~ 1.00x slower" in text
+    assert "2.00x" in text and "0.50x" in text and "~1.00x" in text  # maple: not significant
+    assert "lookup: fastest rbtree, 2.00x faster than list" in text
     assert main(["compare", str(FIXTURE), "--markdown"]) == 0
     assert capsys.readouterr().out == md
 

@@ -82,7 +82,7 @@ def test_plot_throughput_vs_threads(seed_file: Path, tmp_path: Path) -> None:
 
     written = plot_file(seed_file, tmp_path / "plots")
     names = {p.name for p in written}
-    assert {"threads_1.png", "threads_2.png"} <= names
+    assert {"io-rw-64k.png", "threaded-mm-disjoint-maple.png", "lookup-time.png"} <= names
     for p in written:
         assert p.stat().st_size > 1000 and p.read_bytes()[:4] == b"\x89PNG"
 
@@ -90,7 +90,9 @@ def test_plot_throughput_vs_threads(seed_file: Path, tmp_path: Path) -> None:
 def test_runs_before_after_get_tables_per_file(seed_file: Path, tmp_path: Path) -> None:
     again = tmp_path / "again.json"
     again.write_bytes(seed_file.read_bytes())
-    tables = dict(scaling_comparisons([seed_file, again]))
+    with pytest.raises(ValueError, match="--runs"):
+        scaling_comparisons([seed_file, again])
+    tables = dict(scaling_comparisons([seed_file, again], runs=True))
     io = sorted(t for t in tables if t.startswith("io:"))
     assert len(io) == 2
     assert any("[seed]" in t for t in io) and any("[again]" in t for t in io)

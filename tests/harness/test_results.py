@@ -1,0 +1,83 @@
+"""results/ matches its reference files: tables.md and the plots are what render.py makes of them.
+
+``results/tables.md`` must be exactly what ``python results/render.py`` renders
+from ``results/reference/*.json`` (re-make a reference file, forget to
+re-render, and this fails); every key plot must exist and be shown by
+``results/README.md``; and every reference file must have the command that
+re-makes it in ``results/run-reference.sh``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+RESULTS = ROOT / "results"
+
+
+@pytest.fixture(scope="module")
+def render():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("results_render", RESULTS / "render.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_tables_md_is_what_the_reference_files_make(render) -> None:  # type: ignore[no-untyped-def]
+    have = (RESULTS / "tables.md").read_text()
+    assert have == render.render_tables(), "results/tables.md is out of step: run python results/render.py"
+
+
+def test_tables_md_covers_every_reference_file_with_its_provenance(render) -> None:  # type: ignore[no-untyped-def]
+    text = (RESULTS / "tables.md").read_text()
+    for path in sorted((RESULTS / "reference").glob("*.json")):
+        heading = f"## {path.stem} ({path.name})"
+        assert heading in text
+        after = text.split(heading, 1)[1].lstrip().splitlines()[0]
+        assert after.startswith(("Made at commit `", "Made before vmalab recorded its commit")), after
+
+
+def test_key_plots_exist_and_the_readme_shows_them(render) -> None:  # type: ignore[no-untyped-def]
+    readme = (RESULTS / "README.md").read_text()
+    shown = set(re.findall(r"\]\((plots/[^)]+\.png)\)", readme))
+    wanted = {f"plots/{name}.png" for _, name in render.KEY_PLOTS}
+    assert shown == wanted
+    for rel in wanted:
+        data = (RESULTS / rel).read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000, rel
+
+
+def test_key_plots_are_charts_of_their_files(render) -> None:  # type: ignore[no-untyped-def]
+    pytest.importorskip("matplotlib")
+    from bench.report.plot import charts
+
+    for stem, name in render.KEY_PLOTS:
+        assert name in {c.name for c in charts([RESULTS / "reference" / f"{stem}.json"])}, (stem, name)
+
+
+def test_every_reference_file_has_its_command(tmp_path: Path) -> None:
+    """run-reference.sh, with vmalab and python replaced by echo: one bench per file, replacing it."""
+    script = (RESULTS / "run-reference.sh").read_text()
+    script = script.replace("V=.venv/bin/vmalab", "V='echo vmalab'").replace(
+        ".venv/bin/python results/render.py", "echo render"
+    )
+    dry = tmp_path / "dry.sh"
+    dry.write_text(script)
+    out = subprocess.run(["bash", str(dry)], capture_output=True, text=True, cwd=tmp_path, env=dict(os.environ),
+                         check=True).stdout.splitlines()  # fmt: skip
+    made = {m.group(1): line for line in out if (m := re.search(r"-o results/reference/(\S+)\.json", line))}
+    stems = {p.stem for p in (RESULTS / "reference").glob("*.json")}
+    assert stems <= set(made), stems - set(made)
+    for stem, line in made.items():
+        assert "--overwrite" in line and "--no-report" in line, stem
+    assert out[-1] == "render"
+    only = subprocess.run(["bash", str(dry), "fast", "threaded-sweep-8-16"], capture_output=True, text=True,
+                          cwd=tmp_path, check=True).stdout  # fmt: skip
+    assert re.findall(r"-o results/reference/(\S+)\.json", only) == ["fast", "threaded-sweep-8-16"]
