@@ -30,6 +30,7 @@ DATA = {
               ("maps/", "shipped /proc/PID/maps snapshots")),
 }
 TAIL = (
+    ("docs/", "design notes: free-threading.md (what the lock-free readers rely on without the GIL)"),
     ("results/", "reference results, the scripts that made them, and the machine they came from"),
     ("tests/", "pytest, by layer: contract/ lib/ backends/ locks/ mm/ harness/ (+ the layering tests)"),
     ("tools/", "this generator and the free-threaded interpreter builder"),
