@@ -71,6 +71,7 @@ __all__ = [
     "CorruptFileError",
     "Snapshot",
     "header_item",
+    "header_value",
     "load_snapshot",
     "parse_header",
     "parse_maps",
@@ -237,6 +238,12 @@ def header_item(line: str) -> tuple[str, str] | None:
     return (key.strip(), value.strip()) if sep else None
 
 
+def header_value(text: str) -> str:
+    """``text`` made safe for one ``# key: value`` line: line breaks become ``\\n``
+    (a command line with a newline in an argument once broke a snapshot's header)."""
+    return text.replace("\\", "\\\\").replace("\r", "\\r").replace("\n", "\\n")
+
+
 def parse_header(lines: Iterable[str]) -> dict[str, str]:
     """The header items of the leading ``#`` lines (stops at the first other line)."""
     meta: dict[str, str] = {}
@@ -283,7 +290,7 @@ def record_snapshot(pid: int | str, path: str | os.PathLike[str], command: str |
     header = [
         MAPS_MAGIC,
         f"# pid: {real_pid}",
-        f"# command: {command if command is not None else _command_of(pid)}",
+        f"# command: {header_value(command if command is not None else _command_of(pid))}",
         f"# kernel: {platform.release()}",
         f"# recorded: {_dt.datetime.now(_dt.UTC).isoformat(timespec='seconds')}",
     ]

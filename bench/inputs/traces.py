@@ -87,7 +87,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from bench.inputs.maps import CorruptFileError, Snapshot, header_item, open_text, parse_header
+from bench.inputs.maps import CorruptFileError, Snapshot, header_item, header_value, open_text, parse_header
 from structures.vma import MAP_ANONYMOUS, MAP_FIXED, PAGE_SHIFT, PAGE_SIZE, VMAError
 
 __all__ = [
@@ -279,7 +279,7 @@ def write_trace(trace: Trace, path: str | os.PathLike[str]) -> Path:
     out = Path(path)
     lines = [TRACE_MAGIC]
     meta = {**trace.meta, "events": str(len(trace.events))}
-    lines += [f"# {k}: {v}" for k, v in meta.items()]
+    lines += [f"# {k}: {header_value(str(v))}" for k, v in meta.items()]
     lines += [format_event(ev) for ev in trace.events]
     data = ("\n".join(lines) + "\n").encode("utf-8", errors="surrogateescape")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -91,3 +91,9 @@ def test_cli_maps_errors(tmp_path: Path) -> None:
     assert main(["maps", "--self"]) == 2  # -o missing
     assert main(["maps", "999999999", "-o", str(tmp_path / "x.maps")]) == 2  # no such process
     assert not (tmp_path / "x.maps").exists()
+
+
+def test_a_command_line_with_a_newline_keeps_the_snapshot_parseable(tmp_path: Path) -> None:
+    snap = record_snapshot("self", tmp_path / "nl.maps", command="python -c 'import x\nprint(1)'")
+    assert snap.meta["command"] == "python -c 'import x\\nprint(1)'"  # one header line, escaped
+    assert len(snap) > 0 and load_snapshot(tmp_path / "nl.maps").meta == snap.meta
