@@ -5,6 +5,8 @@
 #   io       rwsem / range / ideal at 1, 2, 4, 8, 16 threads, 64 KiB and 256 KiB blocks
 #            (the targets: range >= 3x rwsem at 4 threads and >= 5x at 8 with 256 KiB)
 #   threaded full / range / vma / ideal, maple, disjoint + shared, 1, 2, 4, 8, 16 fault threads
+#   ft-*     io (64 KiB) and threaded mm again on a free-threaded CPython with the GIL off,
+#            when one is carried along (see below): both tables in one go
 #
 # The machine has no network and no vmalab install: the repository runs from the working tree
 # (PYTHONPATH), rich and sortedcontainers are already there, pyperf travels as a wheel:
@@ -43,6 +45,22 @@ $V bench --suite io --threads "$THREADS" --extra block=262144 -p "$PROCS" -n 3 -
 $V bench --suite threaded --backend maple --threads "$THREADS" --filter 'threaded/mm/*' \
          -p "$PROCS" -n 3 -o "$OUT/threaded-mm.json" --no-table --overwrite \
   || echo "threaded-mm: some cases failed" | tee -a "$OUT/machine.txt"
-for f in io-64k io-256k threaded-mm; do
+# Without the GIL, when a free-threaded CPython came along: FT_PYTHON=/path, or the install
+# tools/freethreaded.sh made, copied into the tree and carried (about 60 MiB stripped):
+#   here, once:   cp -a ~/.cache/vmalab/python3.13t .ft && echo /.ft/ >> .git/info/exclude
+#   device call:  run(command="bash results/run-device.sh", carry=[".whl", ".ft"], timeout_s=590)
+FT=${FT_PYTHON:-$(ls .ft/bin/python3.1[3-9]t 2>/dev/null | tail -n 1)}
+FTFILES=""
+if [ -n "$FT" ] && [ -x "$FT" ]; then
+  FTV="env PYTHON_GIL=0 $FT -m bench.cli"
+  echo "free-threaded: $($FT -c 'import sys; print(sys.version.split()[0])')" | tee -a "$OUT/machine.txt"
+  $FTV bench --suite io --threads "$THREADS" -p "$PROCS" -n 3 -o "$OUT/ft-io-64k.json" --no-table --overwrite \
+    || echo "ft-io-64k: some cases failed" | tee -a "$OUT/machine.txt"
+  $FTV bench --suite threaded --backend maple --threads "$THREADS" --filter 'threaded/mm/*' \
+           -p "$PROCS" -n 3 -o "$OUT/ft-threaded-mm.json" --no-table --overwrite \
+    || echo "ft-threaded-mm: some cases failed" | tee -a "$OUT/machine.txt"
+  FTFILES="ft-io-64k ft-threaded-mm"
+fi
+for f in io-64k io-256k threaded-mm $FTFILES; do
   if [ -f "$OUT/$f.json" ]; then $V compare "$OUT/$f.json" --markdown; fi
 done | tee "$OUT/tables.md"

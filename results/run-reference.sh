@@ -40,4 +40,22 @@ want overlap  && $V bench --suite overlap  --backend $ALL --size 1k,10k        -
 # the maple fan-out sweep (leaf slots 8/16/32/64) of find/lookup, next to the list floor
 want fanout   && $V bench --suite lookup --backend 'list,maple[leaf_slots=8],maple,maple[leaf_slots=32],maple[leaf_slots=64]' \
                           --size 10k -p 4 -n 3 -o $OUT/fanout.json $W
+
+# Without the GIL: the concurrency suites and the single-thread lookup/insert suites again on a
+# free-threaded CPython with PYTHON_GIL=0 (`make test-ft` finds or builds it and makes its venv).
+# Same case names as the GIL files above, so `vmalab compare --runs A.json ft-A.json` pairs them.
+if want ft-io || want ft-threaded || want ft-threaded-index || want ft-rangelock || want ft-lookup || want ft-insert; then
+  FTPY=$(tools/freethreaded.sh | tail -n 1)
+  make --no-print-directory PYTHON="$FTPY" lint >/dev/null     # creates .venv-<ver>t with the lab installed
+  FTV=$(ls -d .venv-3.1[3-9]t | tail -n 1)/bin/vmalab
+  ft() { PYTHON_GIL=0 "$FTV" "$@"; }
+  want ft-io        && ft bench --suite io --threads 1,2,4,8,16            -p 10 -n 3 -o $OUT/ft-io.json $W
+  want ft-rangelock && ft bench --suite rangelock                          -p 10 -n 3 -o $OUT/ft-rangelock.json $W
+  want ft-threaded  && ft bench --suite threaded --backend maple,rbtree,xarray,list --threads 1,2,4 \
+                                --filter 'threaded/mm/*' -p 8 -n 3 -o $OUT/ft-threaded.json $W
+  want ft-threaded-index && ft bench --suite threaded --backend maple,rbtree,xarray,list --threads 1,2,4 \
+                                     --filter 'threaded/index/*' -p 4 -n 3 -o $OUT/ft-threaded-index.json $W
+  want ft-lookup    && ft bench --suite lookup --backend $ALL --size 1k,10k,65530 -p 6 -n 3 -o $OUT/ft-lookup.json $W
+  want ft-insert    && ft bench --suite insert --backend $ALL --size 1k,10k  -p 4 -n 3 -o $OUT/ft-insert.json $W
+fi
 .venv/bin/python results/render.py
