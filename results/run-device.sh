@@ -46,8 +46,12 @@ $V bench --suite threaded --backend maple --threads "$THREADS" --filter 'threade
          -p "$PROCS" -n 3 -o "$OUT/threaded-mm.json" --no-table --overwrite \
   || echo "threaded-mm: some cases failed" | tee -a "$OUT/machine.txt"
 # Without the GIL, when a free-threaded CPython came along: FT_PYTHON=/path, or the install
-# tools/freethreaded.sh made, copied into the tree and carried (about 60 MiB stripped):
-#   here, once:   cp -a ~/.cache/vmalab/python3.13t .ft && echo /.ft/ >> .git/info/exclude
+# tools/freethreaded.sh made, copied into the tree and carried (270 MiB whole; 25 MiB without its
+# static library, tests, caches and site-packages, binaries stripped -- checked to run):
+#   here, once:   mkdir .ft && (cd ~/.cache/vmalab/python3.13t && tar cf - --exclude='*.a' --exclude=test \
+#                   --exclude=__pycache__ --exclude=idlelib --exclude=tkinter --exclude=site-packages \
+#                   --exclude=ensurepip .) | tar xf - -C .ft && strip .ft/bin/python3.13t \
+#                 && find .ft -name '*.so' -exec strip --strip-unneeded {} + && echo /.ft/ >> .git/info/exclude
 #   device call:  run(command="bash results/run-device.sh", carry=[".whl", ".ft"], timeout_s=590)
 FT=${FT_PYTHON:-$(ls .ft/bin/python3.1[3-9]t 2>/dev/null | tail -n 1)}
 FTFILES=""
