@@ -12,7 +12,8 @@
 # (PYTHONPATH), rich and sortedcontainers are already there, pyperf travels as a wheel:
 #
 #   here, once:   echo /.whl/ >> .git/info/exclude
-#                 .venv/bin/pip download --no-deps --only-binary=:all: -d .whl pyperf==2.11.0
+#                 .venv/bin/pip download --no-deps --only-binary=:all: -d .whl pyperf==2.11.0 \
+#                   rich markdown-it-py mdurl pygments sortedcontainers   # pure Python: serve the .ft interpreter too
 #   device call:  run(command="bash results/run-device.sh", carry=[".whl"], timeout_s=590)
 #
 # Results land in $OUT (the device's return folder; results/device here when unset), one pyperf
