@@ -96,7 +96,12 @@ def test_io_interrupted_run_leaves_no_file(tmp_path: Path) -> None:
         """
     )
     before = set(os.listdir(directory))
-    proc = subprocess.Popen([sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    # SIGINT back to its default in the child: a shell's background job inherits it ignored,
+    # and Python then installs no KeyboardInterrupt handler (the test would hang, not test)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     assert proc.stdout is not None
     target = proc.stdout.readline().strip()
     assert "(deleted)" in target
