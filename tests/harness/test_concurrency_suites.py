@@ -102,11 +102,16 @@ def test_io_interrupted_run_leaves_no_file(tmp_path: Path) -> None:
         [sys.executable, "-c", script], cwd=ROOT, stdout=subprocess.PIPE, text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    assert proc.stdout is not None
-    target = proc.stdout.readline().strip()
-    assert "(deleted)" in target
-    proc.send_signal(signal.SIGINT)
-    proc.wait(timeout=30)
+    try:
+        assert proc.stdout is not None
+        target = proc.stdout.readline().strip()
+        assert "(deleted)" in target
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:  # never leave the child spinning behind a failed test
+            proc.kill()
+            proc.wait()
     assert set(os.listdir(directory)) - before == set()
 
 
