@@ -17,7 +17,8 @@ Layout
     DIR/time_insert.png     (also overlap, gap: every suite whose benchmarks carry n)
     DIR/probe_depth.png     probe() nodes per lookup vs n, log x
     DIR/memory_per_vma.png  tracemalloc bytes per VMA vs n, log x
-    DIR/threads_<k>.png     ops/s vs threads per lock/policy (io, threaded families)
+    DIR/threads_<k>.png     ops/s vs threads per lock/policy (io, threaded, rangelock
+                            contended, wis families; wis with the dashed ``linear`` line)
 
 API
 ---
@@ -34,7 +35,7 @@ from typing import Any
 
 import pyperf
 
-from bench.report.scaling import throughput_series
+from bench.report.scaling import LINEAR, throughput_series
 
 __all__ = ["PlotError", "plot_file", "series"]
 
@@ -164,6 +165,9 @@ def _scaling_chart(plt: Any, title: str, lines: dict[str, list[tuple[int, float]
     style = _style(list(lines))
     fig, ax = plt.subplots(figsize=(8.5, 4.5))
     for col, pts in lines.items():
+        if col == LINEAR:  # will-it-scale's T x single-thread line: dashed, no marker
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], label=col, color="0.45", linestyle="--", linewidth=1.2)
+            continue
         ax.plot([p[0] for p in pts], [p[1] for p in pts], label=col, linewidth=1.6, markersize=6, **style[col])
     ax.set_xscale("log", base=2)
     threads = sorted({p[0] for pts in lines.values() for p in pts})

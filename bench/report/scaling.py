@@ -2,23 +2,38 @@
 
 Invariant
 ---------
-The benchmarks of the concurrency suites (``io`` and ``threaded``) record
-seconds per operation of the aggregate (pyperf's ``inner_loops`` is the number
-of operations all threads did in one loop), so ``1 / value`` is the
-throughput in ops/s.  This module groups them into *families* — one table
-each — and pivots every family with rows = thread counts and columns = the
-lock or policy, the baseline being the ``mmap_sem``-like column:
+The benchmarks of the concurrency suites (``io``, ``threaded``, ``wis`` and
+the contended ``rangelock`` cases) record seconds per operation of the
+aggregate (pyperf's ``inner_loops`` is the number of operations all threads
+did in one loop), so ``1 / value`` is the throughput in ops/s.  This module
+groups them into *families* — one table each — and pivots every family with
+rows = thread counts and columns = the lock or policy, the baseline being the
+``mmap_sem``-like column:
 
 ==========================  ====================  =================
 family                      columns               baseline
 ==========================  ====================  =================
 io / rw / block=B           lock: rwsem range     ``rwsem``
+                            range-list ideal
+threaded / mm / scenario /  variant: full range   ``full``
+index backend               range/range-list vma
                             ideal
-threaded / mm / scenario /  policy: full range    ``full``
-index backend               vma ideal
 threaded / index / op /     backend               ``list`` (or the
 scenario                                          first column)
+rangelock / contended /     lock: rwsem range     ``range``
+pattern                     range-list private
+                            regions
+wis / test / backend        variant: full range   ``full``
+                            range/range-list vma
+                            ideal, + ``linear``
 ==========================  ====================  =================
+
+``variant`` is the policy, or ``policy/lock`` for the range policy over a lock
+other than the index's default (files without it: the policy).  The ``wis``
+tables are will-it-scale's: a ``linear`` column — ``T`` x the best
+single-thread figure of the row ``threads=1`` — and every cell carries its
+efficiency against it, ``metadata["efficiency"]`` (mean / linear); the
+``linear`` cells carry ``metadata["linear"] = True``.
 
 so a cell reads "ops/s ± stdev" and "2.1x more" than the baseline — the shape
 of the seed's fio table (rwsem 57k/61k/61k/55k/15k vs range lock
@@ -36,8 +51,9 @@ Layout
 
 API
 ---
-``SCALING_SUITES``, ``THROUGHPUT``, ``is_scaling``, ``scaling_comparisons(paths)``
--> ``[(title, Comparison)]``, ``throughput_series(paths)`` for plots.
+``SCALING_SUITES``, ``THROUGHPUT``, ``LINEAR``, ``is_scaling``,
+``scaling_comparisons(paths)`` -> ``[(title, Comparison)]``, ``with_linear(cmp)``,
+``throughput_series(paths)`` for plots (the ``linear`` column is a series too).
 """
 
 from __future__ import annotations
@@ -49,11 +65,15 @@ from typing import Any
 
 import pyperf
 
-from bench.report.compare import Comparison, Measurement, Pivot, compare, load_suites, measurements_from_suite
+from bench.report.compare import Cell, Comparison, Measurement, Pivot, compare, load_suites, measurements_from_suite
 
-__all__ = ["SCALING_SUITES", "THROUGHPUT", "is_scaling", "scaling_comparisons", "throughput_series"]
+__all__ = [
+    "LINEAR", "SCALING_SUITES", "THROUGHPUT", "is_scaling", "scaling_comparisons", "throughput_series", "with_linear",
+]  # fmt: skip
 
-SCALING_SUITES = frozenset({"io", "threaded"})
+SCALING_SUITES = frozenset({"io", "threaded", "wis"})
+#: the column will-it-scale adds: T x the single-thread figure
+LINEAR = "linear"
 
 
 def _ops_per_second(bench: pyperf.Benchmark) -> list[float]:
@@ -73,21 +93,32 @@ THROUGHPUT = Pivot(
 
 
 def is_scaling(bench: pyperf.Benchmark) -> bool:
-    """True for benchmarks of the thread-scaling suites."""
+    """True for benchmarks of the thread-scaling suites (and the contended ``rangelock`` cases)."""
     md = bench.get_metadata()
-    return str(md.get("suite", bench.get_name().split("/", 1)[0])) in SCALING_SUITES
+    suite = str(md.get("suite", bench.get_name().split("/", 1)[0]))
+    return suite in SCALING_SUITES or (suite == "rangelock" and md.get("op") == "contended")
 
 
 def _family(md: dict[str, Any]) -> tuple[str, str, str]:
     """(title, column key, baseline) of a benchmark's table."""
     suite, op = md.get("suite"), md.get("op")
+    column = "variant" if "variant" in md else "policy"  # files before the lock dimension: the policy
     if suite == "io":
         return f"io: T threads, pwrite+pread+digest of {md.get('block', '?')}-byte blocks", "lock", "rwsem"
     if suite == "threaded" and op == "mm":
         return (
             f"threaded mm, {md.get('stream')} scenario, index {md.get('index')}, page_work={md.get('page_work')}, "
             f"map_pages={md.get('map_pages', 8)}: T fault threads + 1 mapping thread",  # files before map_pages: 8
-            "policy",
+            column,
+            "full",
+        )
+    if suite == "rangelock":
+        return f"rangelock contended: T threads write-locking {md.get('stream')} tiny ranges, no work", "lock", "range"
+    if suite == "wis":
+        return (
+            f"will-it-scale {op}, index {md.get('index')}, page_work={md.get('page_work')}: T threads, "
+            f"each in its own region",
+            column,
             "full",
         )
     op = op if op in ("lookup", "overlap", "insert") else "lookup"  # files before the index ops: lookup
@@ -122,8 +153,34 @@ def scaling_comparisons(paths: Sequence[str | Path]) -> list[tuple[str, Comparis
         ms: list[Measurement] = measurements_from_suite(pyperf.BenchmarkSuite(benches), pivot)
         cols = {m.column for m in ms}
         base = baseline if baseline in cols else sorted(cols)[0]
-        out.append((f"{title} — ops/s, ratio to {base}", compare(ms, pivot, base)))
+        cmp = compare(ms, pivot, base)
+        if benches[0].get_metadata().get("suite") == "wis":
+            cmp = with_linear(cmp)
+        out.append((f"{title} — ops/s, ratio to {base}", cmp))
     return out
+
+
+def with_linear(cmp: Comparison) -> Comparison:
+    """will-it-scale's ``linear`` column (T x the best mean of the ``threads=1`` row) and every
+    cell's efficiency against it (``metadata["efficiency"]``); unchanged without a 1-thread row."""
+    single = next((r for r in cmp.rows if r.key and r.key[0] == 1), None)
+    if single is None or not single.cells:
+        return cmp
+    best = max(cell.mean for cell in single.cells.values())
+    rows = []
+    for row in cmp.rows:
+        threads = int(row.key[0])
+        linear = best * threads
+        cells = {col: replace(cell, metadata={**cell.metadata, "efficiency": cell.mean / linear})
+                 for col, cell in row.cells.items()}  # fmt: skip
+        base = row.cells.get(cmp.baseline)
+        cells[LINEAR] = Cell(
+            linear, 0.0, 1, ratio=linear / base.mean if base is not None and base.mean > 0 else None,
+            metadata={"linear": True, "efficiency": 1.0, "threads": threads},
+        )  # fmt: skip
+        rows.append(replace(row, cells=cells))
+    summaries = {group: {**cols, LINEAR: None} for group, cols in cmp.summaries.items()}
+    return replace(cmp, columns=(*cmp.columns, LINEAR), rows=tuple(rows), summaries=summaries)
 
 
 def throughput_series(paths: Sequence[str | Path]) -> dict[str, dict[str, list[tuple[int, float]]]]:
