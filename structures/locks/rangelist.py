@@ -69,11 +69,10 @@ rangelock`` has the lock-level numbers):
   ns) with a bakery "choosing" wait between link and ticket.  Emulating each
   shard's CASes with its head's lock does link + ticket in one section: two
   sections per acquisition (~500 ns) against ~690 ns of atomics, and no
-  dependency.  A lock per *node* (the lazy list) costs one more section and a
-  ``threading.Lock`` per part (71 / 111 ns) with nothing gained, because the
-  FIFO ticket already sends every acquisition through its head's lock: the
-  first version here did that, 2.58 -> 2.32 us per small acquire+release on
-  3.11 when the node locks went.
+  dependency.  A lock per *node* (the lazy list; this module's first
+  version) costs a third section (~250 ns) and a ``threading.Lock`` per part
+  (71 / 111 ns) for nothing, because the FIFO ticket already sends every
+  acquisition through its head's lock.
 * FIFO tickets (the paper has none): Bueso's lock, which this one stands in
   for, promises FIFO among conflicting ranges; the ticket costs nothing but
   one store, as it shares the link's critical section.
@@ -83,6 +82,10 @@ rangelock`` has the lock-level numbers):
   different regions share only the lock object and its tuple of heads.  The
   price: a request meeting ``k`` regions costs ``k`` parts (a full-range one,
   ``shards`` parts: ~10x an rwsem's full-range acquisition at 8 shards).
+* eager unlinking (the paper's walks unlink marked nodes lazily): the
+  releaser marks and unlinks its part in one section — two stores more under
+  a lock it takes anyway — so the lists hold only live requests, and no walk
+  ever pays for a dead node or for unlinking someone else's.
 * with ``with lock:`` rather than ``acquire()``/``release()`` (about 100 ns
   cheaper per section on 3.11): a ``KeyboardInterrupt`` between the two would
   leave a head locked and wedge its shard; ``with`` leaves no such window.
@@ -123,18 +126,18 @@ API
 ``read``, ``write``, ``acquire_read``, ``acquire_write`` (``timeout``,
 ``blocking``), ``try_read``, ``try_write``, ``release``, ``downgrade``,
 ``stats``, ``check``; ``len(lock)`` = live requests; ``held()``,
-``waiting()``, ``ranges()`` for tests and the torture command.
+``waiting()``, ``ranges()`` for tests and the torture command (those, and
+``check()``, in ``structures.locks.rangelist_view``).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from time import monotonic
-from typing import Any
 
 from structures.locks.api import ABANDONED, GRANTED, RELEASED, WAITING, LockBase, LockHandle, closed_gate
-from structures.vma import PMD_SHIFT, InvalidRangeError, InvariantError
+from structures.locks.rangelist_view import RangeListIntrospection, shard_of
+from structures.vma import PMD_SHIFT, InvalidRangeError
 
 __all__ = ["DEFAULT_REGION_SHIFT", "DEFAULT_SHARDS", "RangeListLock"]
 
@@ -310,18 +313,11 @@ def _unregister(blocker: _Node, handle: _Node) -> None:
             waiters.remove(handle)
 
 
-def _shard_of(region: int, mask: int) -> int:
-    return (region ^ (region >> 5) ^ (region >> 9)) & mask
-
-
-def _conflicts(p: _Node, q: _Node) -> bool:
-    return p.start < q.end and q.start < p.end and (p.write or q.write)
-
-
-class RangeListLock(LockBase):
+class RangeListLock(RangeListIntrospection, LockBase):
     """List-based range reader/writer lock: no lock shared by every acquisition, FIFO among conflicts."""
 
     ranged = True
+    _part_type = _Node
 
     def __init__(self, shards: int = DEFAULT_SHARDS, region_shift: int = DEFAULT_REGION_SHIFT) -> None:
         if type(shards) is not int or shards < 1 or shards & (shards - 1):
@@ -387,10 +383,8 @@ class RangeListLock(LockBase):
         for part in parts:
             part.parts = parts
             part.seq = 0  # not linked yet
-        first = 1
         for k, part in enumerate(parts):
-            blocker = _enter(part.head, part, first)
-            first = 0
+            blocker = _enter(part.head, part, 1 if k == 0 else 0)  # the request counts in its first shard
             if blocker is not None:
                 return self._contended(parts, k, blocker, blocking, timeout)
         for part in parts:
@@ -403,7 +397,7 @@ class RangeListLock(LockBase):
         if last - first + 1 >= len(shards):
             return shards
         mask = self._mask
-        return tuple(shards[i] for i in sorted({_shard_of(r, mask) for r in range(first, last + 1)}))
+        return tuple(shards[i] for i in sorted({shard_of(r, mask) for r in range(first, last + 1)}))
 
     def _contended(
         self, parts: tuple[_Node, ...], k: int, blocker: _Node | None, blocking: bool, timeout: float | None
@@ -532,160 +526,9 @@ class RangeListLock(LockBase):
         parts = handle.parts or (handle,)
         self._withdraw(parts, len(parts) - 1, timed_out=True)
 
-    # ------------------------------------------------------------------
-    # introspection (walks without locks: exact when the lock is quiescent)
-    # ------------------------------------------------------------------
-    def _walk(self) -> Iterator[tuple[_Head, _Node]]:
-        for head in self._shards:
-            cur = head.next
-            while cur is not None:
-                yield head, cur
-                cur = cur.next
-
-    def _requests(self) -> list[_Node]:
-        """Every live request once (its handle), in address order."""
-        seen: dict[int, _Node] = {}
-        for _, node in self._walk():
-            handle = node.parts[0] if node.parts else node
-            seen.setdefault(id(handle), handle)
-        return sorted(seen.values(), key=lambda h: (h.start, h.end, h.head.index, h.seq))
-
-    def __len__(self) -> int:
-        """Live requests (granted + waiting); 0 when the lock is idle."""
-        return len(self._requests())
-
-    def held(self) -> tuple[int, int]:
-        """(granted readers, granted writers)."""
-        occupancy = self._occupancy()
-        return occupancy["readers"], occupancy["writers"]
-
-    def waiting(self) -> int:
-        """Requests asleep (or about to sleep) behind a blocker."""
-        return self._occupancy()["waiting"]
-
-    def _blockers_now(self, head: _Head, node: _Node) -> int:
-        return sum(1 for other in _chain(head) if other.seq < node.seq and not other.marked and _conflicts(node, other))
-
-    def ranges(self) -> list[tuple[int, int, bool, str, int]]:
-        """Snapshot of every request: ``(start, end, write, state, blockers)`` in address order, where
-        ``blockers`` counts the earlier conflicting requests in its shards (Bueso's ``blocking``)."""
-        out = []
-        for handle in self._requests():
-            parts = handle.parts or (handle,)
-            blockers = sum(self._blockers_now(p.head, p) for p in parts if p.seq and not p.marked)
-            out.append((handle.start, handle.end, handle.write, handle.state, blockers))
-        return out
-
-    def _occupancy(self) -> dict[str, Any]:
-        waiting = readers = writers = 0
-        for handle in self._requests():
-            if handle.state == GRANTED:
-                if handle.write:
-                    writers += 1
-                else:
-                    readers += 1
-            elif getattr(handle, "gate", None) is not None:
-                waiting += 1
-        return {"waiting": waiting, "readers": readers, "writers": writers}
-
-    def stats(self) -> dict[str, Any]:
-        """Counters summed over the shards (each read under its head's lock) and who is in the lock now.
-
-        ``acquisitions`` counts the requests granted so far: the requests that
-        entered, less those never granted and those still waiting.
-        """
-        totals: dict[str, Any] = {"entered": 0, "failed": 0, "contended": 0, "timeouts": 0, "wait_time": 0.0}
-        max_wait = 0.0
-        for head in self._shards:
-            with head.lk:
-                for key in totals:
-                    totals[key] += getattr(head, key)
-                max_wait = max(max_wait, head.max_wait)
-        occupancy = self._occupancy()
-        in_flight = sum(1 for h in self._requests() if h.state == WAITING)
-        return {
-            "acquisitions": totals["entered"] - totals["failed"] - in_flight,
-            "contended": totals["contended"],
-            "timeouts": totals["timeouts"],
-            "wait_time": totals["wait_time"],
-            "max_wait": max_wait,
-            **occupancy,
-        }
-
-    def check(self) -> None:
-        """Recompute every invariant from scratch; ``InvariantError`` naming the part.
-
-        Holds every head's lock (in shard order) meanwhile: every link, unlink,
-        registration and wake-up happens under one, so the snapshot is consistent.
-        """
-        taken = []
-        try:
-            for head in self._shards:
-                head.lk.acquire()
-                taken.append(head.lk)
-            for head in self._shards:
-                self._check_shard(head)
-            for handle in self._requests():
-                self._check_request(handle)
-        finally:
-            for lk in reversed(taken):
-                lk.release()
-
-    def _check_shard(self, head: _Head) -> None:
-        """Sorted by start; only live parts of this lock that belong here; arrival numbers unique and issued."""
-        previous = -1
-        seqs: set[int] = set()
-        mask = self._mask
-        for node in _chain(head):
-            where = f"range-list: shard {head.index} part {node!r} seq={node.seq}"
-            if type(node) is not _Node or node.owner is not self or node.head is not head:
-                raise InvariantError(f"{where} does not belong to this shard of this lock")
-            if node.marked:
-                raise InvariantError(f"{where} is marked but still linked")
-            if node.start < previous:
-                raise InvariantError(f"{where} starts before the part linked ahead of it ({previous:#x})")
-            previous = node.start
-            if not 0 < node.seq < head.ticket or node.seq in seqs:
-                raise InvariantError(f"{where}: arrival number not issued once (ticket {head.ticket})")
-            seqs.add(node.seq)
-            if node.state not in (GRANTED, WAITING):
-                raise InvariantError(f"{where} is linked but {node.state}")
-            first, last = node.start >> self._shift, (node.end - 1) >> self._shift
-            if last - first + 1 < len(self._shards) and head.index not in {
-                _shard_of(r, mask) for r in range(first, last + 1)
-            }:
-                raise InvariantError(f"{where} lies in no region of shard {head.index}")
-
-    def _check_request(self, handle: _Node) -> None:
-        """Granted exactly when no part has a blocker; a sleeper is on its blocker's waiters (no lost wake-up)."""
-        parts = handle.parts or (handle,)
-        linked = [p for p in parts if p.seq and not p.marked]
-        blocked = [p for p in linked if self._blockers_now(p.head, p)]
-        where = f"range-list: request {handle!r}"
-        if handle.state == GRANTED:
-            if blocked or len(linked) != len(parts):
-                raise InvariantError(f"{where} is granted beside an earlier conflicting request")
-            return
-        if getattr(handle, "gate", None) is not None:  # asleep: on the waiters of an earlier conflicting part
-            registered = any(
-                handle in (other.waiters or ())
-                for p in blocked
-                for other in _chain(p.head)
-                if other.seq < p.seq and _conflicts(p, other)
-            )
-            if not registered:
-                raise InvariantError(f"{where} sleeps with no earlier conflicting request to wake it (lost wake-up)")
-
     def __repr__(self) -> str:
         occupancy = self._occupancy()
         return (
             f"<RangeListLock shards={len(self._shards)} readers={occupancy['readers']} "
             f"writers={occupancy['writers']} waiting={occupancy['waiting']}>"
         )
-
-
-def _chain(head: _Head) -> Iterator[_Node]:
-    cur = head.next
-    while cur is not None:
-        yield cur
-        cur = cur.next

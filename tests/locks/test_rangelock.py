@@ -115,7 +115,7 @@ def test_timeout_decrements_exactly_the_later_requests(kind: str) -> None:
     lock = make_lock(kind)
     a = lock.acquire_write(0, 100)
     assert a is not None
-    b = Waiter(lock, True, 50, 150, timeout=0.2)  # waits on A, then times out
+    b = Waiter(lock, True, 50, 150, timeout=1.0)  # waits on A, then times out (after C queued: loaded CI)
     c = Waiter(lock, True, 60, 70)  # counts A and B
     assert states(lock)[(60, 70, True)] == ("waiting", 2)
     assert b.done.wait(5) and b.result == "timeout"
@@ -133,7 +133,7 @@ def test_timed_out_reader_does_not_unblock_later_readers(kind: str) -> None:
     lock = make_lock(kind)
     a = lock.acquire_write(0, 100)
     assert a is not None
-    r = Waiter(lock, False, 0, 100, timeout=0.2)
+    r = Waiter(lock, False, 0, 100, timeout=1.0)  # outlives the two Waiters after it, even loaded
     r2 = Waiter(lock, False, 0, 100)  # counted only A, not the reader R
     w = Waiter(lock, True, 0, 100)  # counted A, R and R2
     assert states(lock)[(0, 100, True)] == ("waiting", 3)

@@ -125,7 +125,7 @@ def test_timed_out_writer_unblocks_readers_behind_it(kind: str) -> None:
     got: list[bool] = []
 
     def writer() -> None:
-        got.append(sem.acquire_write(timeout=0.2) is not None)
+        got.append(sem.acquire_write(timeout=1.0) is not None)  # outlives the reader queueing behind it
 
     def reader() -> None:
         h = sem.acquire_read()  # queued behind the writer
