@@ -2,10 +2,12 @@
 
 Invariant
 ---------
-The address space is cut into regions of ``2**region_shift`` bytes (default
-2 MiB, ``PMD_SHIFT``); region ``r`` belongs to shard ``h(r) = (r ^ r >> 5 ^
-r >> 9) & (shards - 1)`` (consecutive 2 MiB regions, 64 MiB strides and 1 GiB
-strides all land in different shards).  A request ``[start, end)`` has one
+The address space is cut into regions of ``R = 2**region_shift`` bytes
+(default 2 MiB, ``PMD_SHIFT``), offset by one byte: byte ``x`` is in region
+``(x + 1) >> region_shift``, region ``r`` spans ``[r R - 1, (r + 1) R - 1)``
+(why: below).  Region ``r`` belongs to shard ``h(r) = (r ^ r >> 5 ^ r >> 9) &
+(shards - 1)`` (consecutive 2 MiB regions, 64 MiB strides and 1 GiB strides
+all land in different shards).  A request ``[start, end)`` has one
 *part* — a list node carrying the whole ``[start, end)`` — in the shard of
 every region it meets (in every shard once it meets ``shards`` regions).
 Each shard is one singly linked list, sorted by ``start``, of the parts of the
@@ -82,6 +84,15 @@ rangelock`` has the lock-level numbers):
   different regions share only the lock object and its tuple of heads.  The
   price: a request meeting ``k`` regions costs ``k`` parts (a full-range one,
   ``shards`` parts: ~10x an rwsem's full-range acquisition at 8 shards).
+* regions offset by one byte: the ``range`` policy locks a window one byte
+  wider than a mapping on each side (``[s - 1, e + 1)``, to meet the
+  neighbours it may merge with), so with plain ``[r R, (r + 1) R)`` regions
+  every ``mmap`` at a region boundary — a thread's arena, a THP-aligned
+  buffer — also took a part in its lower neighbour's shard (counted in the
+  ``wis`` page_fault1/malloc1 and ``threaded`` mm runs: every mmap, one
+  acquisition in 66 of page_fault1, took two shards, the second one another
+  thread's).  Offset, such windows stay in one region; what pays instead is a
+  fault on the last page of a region (one page in 512: two shards).
 * eager unlinking (the paper's walks unlink marked nodes lazily): the
   releaser marks and unlinks its part in one section — two stores more under
   a lock it takes anyway — so the lists hold only live requests, and no walk
@@ -342,9 +353,9 @@ class RangeListLock(RangeListIntrospection, LockBase):
     # ------------------------------------------------------------------
     def _acquire(self, write: bool, start: int, end: int, blocking: bool, timeout: float | None) -> LockHandle | None:
         shift = self._shift
-        region = start >> shift
-        if region != (end - 1) >> shift:
-            return self._acquire_parts(write, start, end, region, (end - 1) >> shift, blocking, timeout)
+        region = (start + 1) >> shift  # regions are offset by one byte (the module docstring says why)
+        if region != end >> shift:
+            return self._acquire_parts(write, start, end, region, end >> shift, blocking, timeout)
         # the common case: one region, one shard, one part; _link and the scan inlined
         head = self._shards[(region ^ (region >> 5) ^ (region >> 9)) & self._mask]
         node = _Node(self, write, start, end, head)

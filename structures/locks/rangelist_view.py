@@ -175,7 +175,7 @@ class RangeListIntrospection:
             seqs.add(node.seq)
             if node.state not in (GRANTED, WAITING):
                 raise InvariantError(f"{where} is linked but {node.state}")
-            first, last = node.start >> self._shift, (node.end - 1) >> self._shift
+            first, last = (node.start + 1) >> self._shift, node.end >> self._shift  # regions offset by a byte
             if last - first + 1 < len(self._shards) and head.index not in {
                 shard_of(r, mask) for r in range(first, last + 1)
             }:

@@ -32,7 +32,8 @@ def chains(lock: RangeListLock) -> list[int]:
 
 
 def shard(lock: RangeListLock, addr: int) -> int:
-    region = addr >> lock.region_shift
+    """The shard of the byte at ``addr`` (regions are offset by one byte)."""
+    region = (addr + 1) >> lock.region_shift
     return (region ^ (region >> 5) ^ (region >> 9)) & (lock.shards - 1)
 
 
@@ -380,6 +381,20 @@ def test_release_misuse_changes_nothing() -> None:
     with pytest.raises(RuntimeError):
         lock.release(h)
     assert len(lock) == 0 and lock.stats()["acquisitions"] == 1
+
+
+def test_windows_around_region_aligned_mappings_stay_in_one_shard() -> None:
+    """The range policy locks [s - 1, e + 1) to meet its neighbours: with regions offset by one byte,
+    such a window around a mapping that starts on a region boundary has one part, in the mapping's shard."""
+    lock = RangeListLock()
+    for s in (16 << 30, (16 << 30) + 7 * REGION):
+        h = lock.acquire_write(s - 1, s + 64 * 4096 + 1)
+        assert h is not None and h.parts is None and h.head.index == shard(lock, s)
+        lock.release(h)
+    last_page = (16 << 30) + REGION - 4096  # what pays instead: a fault on a region's last page
+    h = lock.acquire_read(last_page, last_page + 4096)
+    assert h is not None and h.parts is not None and len(h.parts) == 2
+    lock.release(h)
 
 
 def test_shards_spread_the_usual_strides() -> None:
