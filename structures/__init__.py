@@ -5,6 +5,7 @@ Start with ``make_index()`` (the configured default backend) or
 """
 
 from structures.base import VMAIndex, make_lock
+from structures.locks.rangelist import RangeListLock
 from structures.locks.rangelock import RangeLock
 from structures.locks.rwsem import RWSemaphore
 from structures.mm.address_space import AddressSpace, AddressSpaceFull
@@ -54,6 +55,7 @@ __all__ = [
     "UnknownBackendError",
     "RWSemaphore",
     "RangeLock",
+    "RangeListLock",
     "AddressSpace",
     "AddressSpaceFull",
     "make_index",

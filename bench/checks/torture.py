@@ -8,14 +8,15 @@ updated under its own mutex right after each grant and right before each
 release — must never see a writer meet anyone.  Every thread must make
 progress (FIFO locks do not starve); per-thread maximum wait is reported (and
 bounded by ``--max-wait`` when given).  At the end the lock must be empty (no
-phantom range left by a timeout or a downgrade) and, for the range lock, its
-``check()`` must pass.  Any violation: exit status 1.
+phantom range left by a timeout or a downgrade) and its ``check()`` must
+pass.  Any violation: exit status 1.
 
 Layout
 ------
 ::
 
-    cell c  <->  lock range [c * CELL, (c + 1) * CELL)
+    cell c  <->  lock range [c * cell, (c + 1) * cell)      cell = CELL (4 KiB) unless given;
+                 2 MiB cells make the ranges of range-list span its shards
     Shadow: readers[c], writers[c]          (mutex held only while marking)
 
     worker: pick [lo, hi) cells, mode, maybe a timeout
@@ -41,6 +42,7 @@ from typing import Any
 
 from structures.locks import make_lock
 from structures.mm.address_space import page_work
+from structures.vma import TASK_SIZE
 
 CELL = 4096
 
@@ -119,7 +121,7 @@ def _worker(
     who: int, lock: Any, shadow: Shadow, stop: threading.Event, rep: ThreadReport, cfg: dict[str, Any]
 ) -> None:
     rng = random.Random(cfg["seed"] * 1000 + who)
-    cells, max_len = cfg["cells"], cfg["max_len"]
+    cells, max_len, cell = cfg["cells"], cfg["max_len"], cfg["cell"]
     try:
         while not stop.is_set():
             lo = rng.randrange(cells)
@@ -128,7 +130,7 @@ def _worker(
             timeout = cfg["timeout"] if rng.random() < cfg["timeout_ratio"] else None
             acquire = lock.acquire_write if write else lock.acquire_read
             t0 = monotonic()
-            h = acquire(lo * CELL, hi * CELL, timeout=timeout)
+            h = acquire(lo * cell, hi * cell, timeout=timeout)
             waited = monotonic() - t0
             rep.total_wait += waited
             if waited > rep.max_wait:
@@ -172,6 +174,7 @@ def run_torture(
     *,
     cells: int = 256,
     max_len: int = 16,
+    cell: int = CELL,
     hold: int = 0,
     timeout: float = 0.001,
     timeout_ratio: float = 0.1,
@@ -189,12 +192,14 @@ def run_torture(
         raise ValueError(f"--read-ratio={read_ratio} must be in [0, 1]")
     if cells < 1 or max_len < 1:
         raise ValueError("--cells and --max-len must be at least 1")
+    if cell < 1 or cells * cell > TASK_SIZE:
+        raise ValueError(f"--cell={cell}: {cells} cells of it must fit in [0, TASK_SIZE)")
     the_lock = make_lock(lock)
     name = lock if isinstance(lock, str) else type(lock).__name__
     shadow = Shadow(cells)
     stop = threading.Event()
     cfg = dict(
-        seed=seed, cells=cells, max_len=max_len, read_ratio=read_ratio, hold=hold, timeout=timeout,
+        seed=seed, cells=cells, max_len=max_len, cell=cell, read_ratio=read_ratio, hold=hold, timeout=timeout,
         timeout_ratio=timeout_ratio, downgrade_ratio=downgrade_ratio,
     )
     reports = [ThreadReport(i) for i in range(threads)]

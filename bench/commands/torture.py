@@ -36,7 +36,7 @@ def _table(reports: list[ThreadReport], lock: str, elapsed: float, violations: i
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "torture",
-        help="locktorture-style stress of the range lock: detects overlap, starvation, phantom ranges",
+        help="locktorture-style stress of a lock kind: detects overlap, starvation, phantom ranges",
         description="N threads take random ranges (shared or exclusive, some with timeouts, some downgraded) "
         "for T seconds; a shadow occupancy map flags any writer overlapping anyone. Exit 1 on any violation.",
     )
@@ -46,6 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--lock", choices=sorted(LOCK_KINDS), default="range", help="lock under test (default range)")
     p.add_argument("--cells", type=int, default=256, help="lock space in 4 KiB cells (default 256)")
     p.add_argument("--max-len", type=int, default=16, help="longest range in cells (default 16)")
+    p.add_argument("--cell", type=int, default=4096, help="bytes per cell (default 4096; 2097152 makes range-list "
+                   "ranges span its shards)")
     p.add_argument("--hold", type=int, default=0, help="page hashes done while holding (GIL released; default 0)")
     p.add_argument("--timeout-ratio", type=float, default=0.1, help="fraction of timed acquisitions (default 0.1)")
     p.add_argument("--downgrade-ratio", type=float, default=0.1, help="fraction of writes downgraded (default 0.1)")
@@ -57,7 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     console = Console()
     kwargs = dict(
-        cells=args.cells, max_len=args.max_len, hold=args.hold, timeout_ratio=args.timeout_ratio,
+        cells=args.cells, max_len=args.max_len, cell=args.cell, hold=args.hold, timeout_ratio=args.timeout_ratio,
         downgrade_ratio=args.downgrade_ratio, max_wait=args.max_wait, seed=args.seed,
     )
     res: TortureResult

@@ -28,6 +28,8 @@ import textwrap
 from collections.abc import Sequence
 from typing import Any
 
+from bench.report.scaling import LINEAR
+
 __all__ = [
     "PlotError", "Styles", "bar_chart", "builds_chart", "metric_chart", "pyplot", "scaling_chart", "time_chart",
 ]
@@ -237,12 +239,17 @@ def scaling_chart(title: str, lines: dict[str, Points], baseline: str, styles: S
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(_WIDTH, 6.4), sharex=True, height_ratios=(2.2, 1),
                                       layout="constrained")  # fmt: skip
     threads = sorted({int(p[0]) for pts in lines.values() for p in pts})
+    lines = dict(lines)
+    linear = lines.pop(LINEAR, None)  # will-it-scale's own column: T x the best one-thread figure
     for name, pts in lines.items():
         top.plot([p[0] for p in pts], [p[1] for p in pts], label=name, **styles.line(name))
     base = dict(lines.get(baseline, []))
     one = base.get(min(threads)) if threads else None
     highest = max(p[1] for pts in lines.values() for p in pts)
-    if one:
+    if linear:
+        top.plot([p[0] for p in linear], [p[1] for p in linear], color="0.5", linestyle=(0, (4, 3)),
+                 linewidth=1.0, label="linear (T x best 1-thread)", zorder=1)  # fmt: skip
+    elif one:
         label = f"linear scaling of {baseline}\nfrom {min(threads)} thread"
         top.plot(threads, [one * t / min(threads) for t in threads], color="0.5", linestyle=(0, (4, 3)),
                  linewidth=1.0, label=label, zorder=1)  # fmt: skip

@@ -2,23 +2,38 @@
 
 Invariant
 ---------
-The benchmarks of the concurrency suites (``io`` and ``threaded``) record
-seconds per operation of the aggregate (pyperf's ``inner_loops`` is the number
-of operations all threads did in one loop), so ``1 / value`` is the
-throughput in ops/s.  This module groups them into *families* — one table
-each — and pivots every family with rows = thread counts and columns = the
-lock or policy, the baseline being the ``mmap_sem``-like column:
+The benchmarks of the concurrency suites (``io``, ``threaded``, ``wis`` and
+the contended ``rangelock`` cases) record seconds per operation of the
+aggregate (pyperf's ``inner_loops`` is the number of operations all threads
+did in one loop), so ``1 / value`` is the throughput in ops/s.  This module
+groups them into *families* — one table each — and pivots every family with
+rows = thread counts and columns = the lock or policy, the baseline being the
+``mmap_sem``-like column:
 
 ==========================  ====================  =================
 family                      columns               baseline
 ==========================  ====================  =================
 io / rw / block=B           lock: rwsem range     ``rwsem``
+                            range-list ideal
+threaded / mm / scenario /  variant: full range   ``full``
+index backend               range/range-list vma
                             ideal
-threaded / mm / scenario /  policy: full range    ``full``
-index backend               vma ideal
 threaded / index / op /     backend               ``list`` (or the
 scenario                                          first column)
+rangelock / contended /     lock: rwsem range     ``range``
+pattern                     range-list private
+                            regions
+wis / test / backend        variant: full range   ``full``
+                            range/range-list vma
+                            ideal, + ``linear``
 ==========================  ====================  =================
+
+``variant`` is the policy, or ``policy/lock`` for the range policy over a lock
+other than the index's default (files without it: the policy).  The ``wis``
+tables are will-it-scale's: a ``linear`` column — ``T`` x the best
+single-thread figure of the row ``threads=1`` — and every cell carries its
+efficiency against it, ``metadata["efficiency"]`` (mean / linear); the
+``linear`` cells carry ``metadata["linear"] = True``.
 
 so a cell reads "ops/s ± stdev" and "2.1x more" than the baseline — the shape
 of the seed's fio table (rwsem 57k/61k/61k/55k/15k vs range lock
@@ -42,9 +57,10 @@ families of one file apart are added only where two would otherwise share a name
 
 API
 ---
-``SCALING_SUITES``, ``THROUGHPUT``, ``Family``, ``is_scaling``,
+``SCALING_SUITES``, ``THROUGHPUT``, ``LINEAR``, ``Family``, ``is_scaling``,
 ``scaling_families(paths, runs=False)``, ``scaling_comparisons(paths, runs=False)``
--> ``[(title, Comparison)]``, ``throughput_series(paths)`` for plots.
+-> ``[(title, Comparison)]``, ``with_linear(cmp)``, ``throughput_series(paths)``
+for plots (the ``linear`` column is a series too).
 """
 
 from __future__ import annotations
@@ -57,6 +73,7 @@ from typing import Any
 import pyperf
 
 from bench.report.compare import (
+    Cell,
     Comparison,
     Measurement,
     Pivot,
@@ -68,11 +85,13 @@ from bench.report.compare import (
 )
 
 __all__ = [
-    "SCALING_SUITES", "THROUGHPUT", "Family", "is_scaling", "scaling_comparisons", "scaling_families",
-    "throughput_series",
+    "LINEAR", "SCALING_SUITES", "THROUGHPUT", "Family", "is_scaling", "scaling_comparisons", "scaling_families",
+    "throughput_series", "with_linear",
 ]
 
-SCALING_SUITES = frozenset({"io", "threaded"})
+SCALING_SUITES = frozenset({"io", "threaded", "wis"})
+#: the column will-it-scale adds: T x the single-thread figure
+LINEAR = "linear"
 
 
 def _ops_per_second(bench: pyperf.Benchmark) -> list[float]:
@@ -107,9 +126,10 @@ class Family:
 
 
 def is_scaling(bench: pyperf.Benchmark) -> bool:
-    """True for benchmarks of the thread-scaling suites."""
+    """True for benchmarks of the thread-scaling suites (and the contended ``rangelock`` cases)."""
     md = bench.get_metadata()
-    return str(md.get("suite", bench.get_name().split("/", 1)[0])) in SCALING_SUITES
+    suite = str(md.get("suite", bench.get_name().split("/", 1)[0]))
+    return suite in SCALING_SUITES or (suite == "rangelock" and md.get("op") == "contended")
 
 
 def _block(value: Any) -> str:
@@ -123,6 +143,7 @@ def _block(value: Any) -> str:
 def _family(md: dict[str, Any]) -> tuple[str, str, str, str, str, dict[str, Any]]:
     """(title, slug, short, column key, baseline, params) of a benchmark's table."""
     suite, op = md.get("suite"), md.get("op")
+    column = "variant" if "variant" in md else "policy"  # files before the lock dimension: the policy
     if suite == "io":
         title = f"io: T threads, pwrite+pread+digest of {md.get('block', '?')}-byte blocks"
         slug = f"io-{op or 'rw'}-{_block(md.get('block'))}"
@@ -135,7 +156,16 @@ def _family(md: dict[str, Any]) -> tuple[str, str, str, str, str, dict[str, Any]
         )
         slug = f"threaded-mm-{md.get('stream')}-{md.get('index')}"
         short = f"threaded mm {md.get('stream')} {md.get('index')}"
-        return title, slug, short, "policy", "full", {"pw": page_work, "mp": map_pages}
+        return title, slug, short, column, "full", {"pw": page_work, "mp": map_pages}
+    if suite == "rangelock":
+        title = f"rangelock contended: T threads write-locking {md.get('stream')} tiny ranges, no work"
+        return title, f"rangelock-contended-{md.get('stream')}", f"rangelock {md.get('stream')}", "lock", "range", {}
+    if suite == "wis":
+        title = (
+            f"will-it-scale {op}, index {md.get('index')}, page_work={md.get('page_work')}: T threads, "
+            f"each in its own region"
+        )
+        return title, f"wis-{op}-{md.get('index')}", f"wis {op} {md.get('index')}", column, "full", {}
     op = op if op in ("lookup", "overlap", "insert") else "lookup"  # files before the index ops: lookup
     bg = md.get("background", 1)
     who = f"T writer threads + {bg} reader(s)" if op == "insert" else f"T reader threads + {bg} writer(s)"
@@ -190,8 +220,11 @@ def scaling_families(paths: Sequence[str | Path], *, runs: bool = False) -> list
         cols = {m.column for m in ms}
         base = g["baseline"] if g["baseline"] in cols else sorted(cols)[0]
         cpus = [int(c) for b in g["benches"] if isinstance(c := b.get_metadata().get("cpu_count"), int)]
+        cmp = compare(ms, pivot, base)
+        if g["benches"][0].get_metadata().get("suite") == "wis":
+            cmp = with_linear(cmp)
         out.append(Family(
-            f"{title} — ops/s, ratio to {base}", _slugify(g["slug"]), g["short"], compare(ms, pivot, base),
+            f"{title} — ops/s, ratio to {base}", _slugify(g["slug"]), g["short"], cmp,
             min(cpus) if cpus else None, g["label"], g["params"],
         ))  # fmt: skip
     return out
@@ -200,6 +233,29 @@ def scaling_families(paths: Sequence[str | Path], *, runs: bool = False) -> list
 def scaling_comparisons(paths: Sequence[str | Path], *, runs: bool = False) -> list[tuple[str, Comparison]]:
     """``[(title, Comparison)]`` of ``scaling_families``."""
     return [(f.title, f.comparison) for f in scaling_families(paths, runs=runs)]
+
+
+def with_linear(cmp: Comparison) -> Comparison:
+    """will-it-scale's ``linear`` column (T x the best mean of the ``threads=1`` row) and every
+    cell's efficiency against it (``metadata["efficiency"]``); unchanged without a 1-thread row."""
+    single = next((r for r in cmp.rows if r.key and r.key[0] == 1), None)
+    if single is None or not single.cells:
+        return cmp
+    best = max(cell.mean for cell in single.cells.values())
+    rows = []
+    for row in cmp.rows:
+        threads = int(row.key[0])
+        linear = best * threads
+        cells = {col: replace(cell, metadata={**cell.metadata, "efficiency": cell.mean / linear})
+                 for col, cell in row.cells.items()}  # fmt: skip
+        base = row.cells.get(cmp.baseline)
+        cells[LINEAR] = Cell(
+            linear, 0.0, 1, ratio=linear / base.mean if base is not None and base.mean > 0 else None,
+            metadata={"linear": True, "efficiency": 1.0, "threads": threads},
+        )  # fmt: skip
+        rows.append(replace(row, cells=cells))
+    summaries = {group: {**cols, LINEAR: None} for group, cols in cmp.summaries.items()}
+    return replace(cmp, columns=(*cmp.columns, LINEAR), rows=tuple(rows), summaries=summaries)
 
 
 def throughput_series(

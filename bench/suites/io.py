@@ -16,6 +16,7 @@ lock of the inode) while it copies and checksums the data.  Lock kinds:
 
 * ``rwsem`` — one ``RWSemaphore`` held for write around every op (``i_rwsem``);
 * ``range`` — one ``RangeLock``; each op write-locks only its byte range;
+* ``range-list`` (``--extra lock=...``) — one ``RangeListLock``, the same way;
 * ``ideal`` — one private ``threading.Lock`` per thread: no shared lock at all,
   the ceiling a range lock can approach.
 
@@ -31,7 +32,8 @@ the default temporary directory, and is unlinked the moment it is opened
 killed.
 
 Names: ``io/rw/block=<bytes>/threads=<T>/<lock>``.  Options (``--extra``):
-``block`` (default 65536), ``io_threads`` (default: ``--threads``).
+``block`` (default 65536), ``io_threads`` (default: ``--threads``), ``lock``
+(default ``rwsem,range,ideal``; any kind of ``LOCK_KINDS`` and ``ideal``).
 """
 
 from __future__ import annotations
@@ -44,8 +46,7 @@ import time
 from typing import Any
 
 from bench.suites import Case, SuiteOptions
-from structures.locks.rangelock import RangeLock
-from structures.locks.rwsem import RWSemaphore
+from structures.locks import LOCK_KINDS, make_lock
 
 SUITE = "io"
 DESCRIPTION = "seed's fio experiment: T threads of pwrite+pread+digest on disjoint file regions under rwsem/range/ideal"
@@ -54,6 +55,7 @@ LOCKS = ("rwsem", "range", "ideal")
 EXTRA = {
     "block": ("int", "io: bytes per I/O, a multiple of 4096 (default 65536)"),
     "io_threads": ("ints", "io: thread counts for this suite only (default: --threads)"),
+    "lock": ("strs", "io: lock kinds among rwsem,range,range-list,ideal (default rwsem,range,ideal)"),
 }
 DEFAULT_BLOCK = 64 * 1024
 OPS_PER_THREAD = 64  # per thread per timed loop: ~6 ms per loop, long enough to smooth thread start-up
@@ -79,7 +81,7 @@ class IOFile:
         self.fd = self._fh.fileno()
         os.ftruncate(self.fd, self.region * threads)
         self.lock_kind = lock_kind
-        self.shared: Any = RWSemaphore() if lock_kind == "rwsem" else RangeLock() if lock_kind == "range" else None
+        self.shared: Any = None if lock_kind == "ideal" else make_lock(lock_kind)
         self.private = [threading.Lock() for _ in range(threads)]
         self.buffers = [bytes([i % 251]) * block for i in range(threads)]
         self.digests = [b""] * threads
@@ -99,7 +101,7 @@ class IOFile:
                 with lock:
                     pwrite(fd, buf, off)
                     digest = blake(pread(fd, block, off)).digest()
-        elif kind == "rwsem":
+        elif not self.shared.ranged:  # rwsem: i_rwsem, the whole file
             sem = self.shared
             for k in range(ops):
                 off = base + (k % BLOCKS_PER_REGION) * block
@@ -185,4 +187,12 @@ def cases(opts: SuiteOptions) -> list[Case]:
         raise ValueError(f"io: io_threads={list(threads)} must be positive integers")
     if opts.fast:
         threads = tuple(t for t in threads if t <= 4) or threads[:1]
-    return [_case(kind, t, block) for t in threads for kind in LOCKS]
+    locks = tuple(opts.extra.get("lock", LOCKS))
+    known = (*sorted(LOCK_KINDS), "ideal")
+    unknown = [k for k in locks if k not in known and k not in ("mutex", "private", "regions")]  # rangelock's
+    if unknown:
+        raise ValueError(f"io: unknown lock kinds {unknown}; known: {', '.join(known)}")
+    locks = tuple(k for k in locks if k in known)
+    if not locks:
+        raise ValueError(f"io: lock={list(opts.extra['lock'])} names no io lock; known: {', '.join(known)}")
+    return [_case(kind, t, block) for t in threads for kind in locks]

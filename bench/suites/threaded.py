@@ -69,11 +69,18 @@ reader restarts, the background thread's ops, whether reads are lock-free.
 pyperf's value is seconds per operation of the aggregate (all threads'
 operations divided by the loop's wall time), so ``1 / value`` is ops/s.
 
-Names: ``threaded/mm/<scenario>/page_work=<W>/map_pages=<M>/threads=<T>/<policy>+<backend>`` and
+The ``range`` policy runs once per lock kind of ``--extra lock`` (default:
+the index's default lock, ``range``); the other policies keep the index's
+default lock.  Metadata ``lock`` is the index's lock kind, ``variant`` the
+table's column: the policy, or ``range/<kind>`` for another lock.
+
+Names: ``threaded/mm/<scenario>/page_work=<W>/map_pages=<M>/threads=<T>/<policy>+<backend>``
+(plus ``/lock=<kind>`` for a lock other than the default) and
 ``threaded/index/<op>/<scenario>/switch_us=<S>/background=<B>/threads=<T>/<backend>``.
 Options (``--extra``): ``page_work`` (default 16), ``map_pages`` (default 32),
-``policies`` (default ``full,range,vma,ideal``), ``switch_us`` (default 100),
-``background`` (default 1).
+``policies`` (default ``full,range,vma,ideal``), ``lock`` (the range policy's
+lock kinds, default ``range``), ``switch_us`` (default 100), ``background``
+(default 1).
 """
 
 from __future__ import annotations
@@ -88,6 +95,7 @@ from typing import Any
 from bench.suites import Case, SuiteOptions, gil_enabled
 from bench.suites._common import Lazy, MeasuredCase
 from structures import MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PAGE_SIZE, VMA, available_backends, make_index
+from structures.locks import DEFAULT_LOCK, LOCK_KINDS
 from structures.locks.rwsem import RWSemaphore
 from structures.mm.address_space import ZAP_SCAN_LIMIT, AddressSpace
 from structures.mm.policy import POLICIES as MM_POLICIES
@@ -120,6 +128,7 @@ EXTRA = {
     "page_work": ("int", "threaded/mm: GIL-free page hashes per fault and per zapped page (default 16)"),
     "map_pages": ("int", "threaded/mm: pages the mapping thread maps, touches and unmaps per round (default 32)"),
     "policies": ("strs", "threaded/mm: lock policies among full,range,vma,ideal (default all)"),
+    "lock": ("strs", "threaded/mm: the range policy's lock kinds, e.g. range,range-list (default range)"),
     "switch_us": ("int", "threaded/index: the GIL switch interval during the runs, in microseconds (default 100)"),
     "background": ("int", "threaded/index: untimed threads: writers under lookup/overlap, readers beside insert (1)"),
 }
@@ -163,15 +172,34 @@ def _policy(name: str) -> str | type[LockPolicy]:
     return IdealPolicy if name == "ideal" else name
 
 
+def range_lock_kinds(opts: SuiteOptions, default: tuple[str, ...], suite: str) -> tuple[str, ...]:
+    """The lock kinds of ``--extra lock`` the range policy runs with (``default`` when not given);
+    names of other suites' locks (``ideal``, ``mutex``, the ceilings) are skipped."""
+    given = tuple(opts.extra.get("lock", default))
+    unknown = [k for k in given if k not in LOCK_KINDS and k not in ("ideal", "mutex", "private", "regions")]
+    kinds = tuple(k for k in given if k in LOCK_KINDS)
+    if unknown or not kinds:
+        raise ValueError(f"{suite}: lock={list(given)}: the range policy takes lock kinds among "
+                         f"{', '.join(sorted(LOCK_KINDS))}")  # fmt: skip
+    return kinds
+
+
 class MMScenario:
     """One address space, its fault regions and the mapping thread's range."""
 
     def __init__(
-        self, backend: str, policy: str, threads: int, scenario: str, page_work: int, map_pages: int = MAP_PAGES
+        self,
+        backend: str,
+        policy: str,
+        threads: int,
+        scenario: str,
+        page_work: int,
+        map_pages: int = MAP_PAGES,
+        lock: str = DEFAULT_LOCK,
     ) -> None:
         if policy == "ideal" and scenario != "disjoint":
             raise ValueError("threaded: the ideal policy (no shared lock) is only correct in the disjoint scenario")
-        self.mm = AddressSpace(make_index(backend), policy=_policy(policy), page_work=page_work)
+        self.mm = AddressSpace(make_index(backend, lock=lock), policy=_policy(policy), page_work=page_work)
         self.threads = threads
         self.scenario = scenario
         self.map_pages = map_pages
@@ -313,12 +341,25 @@ def _scenario_case(name: str, build: Callable[[], Any], meta: dict[str, Any], op
     return MeasuredCase(name, time_func, meta, ops, measure=measure)
 
 
-def _mm_case(backend: str, policy: str, threads: int, scenario: str, page_work: int, map_pages: int) -> Case:
+def lock_variant(policy: str, lock: str) -> tuple[str, str]:
+    """(the name's suffix, the table's column) of ``policy`` over an index lock of kind ``lock``:
+    nothing new for the default lock, so the names of the cases before the lock dimension stay."""
+    if lock == DEFAULT_LOCK:
+        return "", policy
+    return f"/lock={lock}", f"{policy}/{lock}"
+
+
+def _mm_case(
+    backend: str, policy: str, threads: int, scenario: str, page_work: int, map_pages: int, lock: str = DEFAULT_LOCK
+) -> Case:
+    suffix, variant = lock_variant(policy, lock)
     meta = {"op": "mm", "stream": scenario, "backend": f"{policy}+{backend}", "policy": policy, "index": backend,
-            "threads": threads, "page_work": page_work, "map_pages": map_pages}  # fmt: skip
+            "threads": threads, "page_work": page_work, "map_pages": map_pages, "lock": lock,
+            "variant": variant}  # fmt: skip
+    name = f"threaded/mm/{scenario}/page_work={page_work}/map_pages={map_pages}/threads={threads:02d}"
     return _scenario_case(
-        f"threaded/mm/{scenario}/page_work={page_work}/map_pages={map_pages}/threads={threads:02d}/{policy}+{backend}",
-        lambda: MMScenario(backend, policy, threads, scenario, page_work, map_pages),
+        f"{name}/{policy}+{backend}{suffix}",
+        lambda: MMScenario(backend, policy, threads, scenario, page_work, map_pages, lock),
         meta,
         threads * FAULTS,
     )
@@ -572,6 +613,7 @@ def cases(opts: SuiteOptions) -> list[Case]:
     unknown = [p for p in policies if p not in MM_POLICIES and p != "ideal"]
     if unknown or not policies:
         raise ValueError(f"threaded: unknown policies {unknown}; known: {', '.join(POLICIES)}")
+    range_locks = range_lock_kinds(opts, (DEFAULT_LOCK,), "threaded")
     wanted = [b for b in opts.backends if b.split("+")[-1] in registered] or ["list"]
     mm_backends = [b for b in wanted if b in MM_BACKENDS] or wanted[:1]
     threads = opts.threads
@@ -586,7 +628,8 @@ def cases(opts: SuiteOptions) -> list[Case]:
                 for policy in policies:
                     if policy == "ideal" and scenario != "disjoint":
                         continue  # no shared lock is only correct when nobody shares
-                    out.append(_mm_case(backend, policy, t, scenario, page_work, map_pages))
+                    for lock in range_locks if policy == "range" else (DEFAULT_LOCK,):
+                        out.append(_mm_case(backend, policy, t, scenario, page_work, map_pages, lock))
     for op in INDEX_OPS:
         for scenario in scenarios:
             for t in threads:

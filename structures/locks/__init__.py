@@ -16,6 +16,8 @@ Layout
                guards, and the waiting protocol every kind shares
     rwsem      RWSemaphore: the FIFO reader/writer semaphore (mmap_sem)    "rwsem"
     rangelock  RangeLock: Bueso's interval-tree range lock (the default)   "range"
+    rangelist  RangeListLock: the list-based lock of Kogan, Dice & Issa,
+               sharded by address region, FIFO among conflicts      "range-list"
     here       LOCK_KINDS, DEFAULT_LOCK, make_lock — imported by structures.base
                (which re-exports them); this package never imports structures.base
 
@@ -25,7 +27,7 @@ API
 ---
 ``make_lock(lock=None)``, ``LOCK_KINDS``, ``DEFAULT_LOCK``; re-exported:
 ``LockBase``, ``RangeLockBase``, ``LockHandle``, ``LockStats``, ``RangeLock``,
-``RWSemaphore``.
+``RangeListLock``, ``RWSemaphore``.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from __future__ import annotations
 from typing import Any
 
 from structures.locks.api import LockBase, LockHandle, LockStats, RangeLockBase
+from structures.locks.rangelist import RangeListLock
 from structures.locks.rangelock import RangeLock
 from structures.locks.rwsem import RWSemaphore
 
@@ -43,6 +46,7 @@ __all__ = [
     "LockHandle",
     "LockStats",
     "RWSemaphore",
+    "RangeListLock",
     "RangeLock",
     "RangeLockBase",
     "make_lock",
@@ -52,6 +56,7 @@ __all__ = [
 LOCK_KINDS: dict[str, type[LockBase]] = {
     "rwsem": RWSemaphore,
     "range": RangeLock,
+    "range-list": RangeListLock,
 }
 #: The lock an index gets when none is named.
 DEFAULT_LOCK = "range"

@@ -47,7 +47,9 @@ API
 ``LockBase`` (alias ``RangeLockBase``): ``read``, ``write``, ``acquire_read``,
 ``acquire_write``, ``try_read``, ``try_write``, ``stats``; abstract
 ``release``, ``downgrade``, ``check``.  ``LockHandle``, ``LockStats``; the states
-``WAITING``, ``GRANTED``, ``RELEASED``, ``ABANDONED``.
+``WAITING``, ``GRANTED``, ``RELEASED``, ``ABANDONED``; ``closed_gate()``, the
+one place gates are made (a kind with its own waiting, ``range-list``, makes
+its gates there too, so a test that scripts the gates covers every kind).
 """
 
 from __future__ import annotations
@@ -60,7 +62,10 @@ from typing import Any
 
 from structures.vma import TASK_SIZE, InvalidRangeError, validate_range
 
-__all__ = ["ABANDONED", "GRANTED", "RELEASED", "WAITING", "LockBase", "LockHandle", "LockStats", "RangeLockBase"]
+__all__ = [
+    "ABANDONED", "GRANTED", "RELEASED", "WAITING",
+    "LockBase", "LockHandle", "LockStats", "RangeLockBase", "closed_gate",
+]  # fmt: skip
 
 WAITING, GRANTED, RELEASED, ABANDONED = "waiting", "granted", "released", "abandoned"
 
@@ -124,6 +129,13 @@ def _validate_timeout(timeout: float | None) -> float | None:
     if timeout < 0:
         raise InvalidRangeError(f"timeout={timeout} must not be negative")
     return float(timeout)
+
+
+def closed_gate() -> threading.Lock:
+    """A new gate, already closed: a waiter sleeps on it until another thread opens (releases) it."""
+    gate = threading.Lock()
+    gate.acquire()
+    return gate
 
 
 class _Guard:
@@ -217,9 +229,7 @@ class LockBase(ABC):
         The kind queues ``handle`` (its own structure, its own order) under the
         same mutex hold, then calls ``_wait_for_grant`` once the mutex is dropped.
         """
-        gate = threading.Lock()
-        gate.acquire()
-        handle.gate = gate
+        handle.gate = closed_gate()
         self._stats.contended += 1
 
     def _wait_for_grant(self, handle: LockHandle, timeout: float | None) -> LockHandle | None:

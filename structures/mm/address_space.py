@@ -38,9 +38,14 @@ Layout
 
 API
 ---
-``AddressSpace(index=None, policy="range", page_work=0, *, mmap_base=...,
-mmap_min_addr=..., start_brk=...)`` (``policy`` a name from ``policy.POLICIES``
-or a ``LockPolicy`` subclass): ``mmap``, ``munmap``, ``mprotect``,
+``AddressSpace(index=None, policy="range", page_work=0, *, lock=None,
+mmap_base=..., mmap_min_addr=..., start_brk=...)`` (``policy`` a name from
+``policy.POLICIES`` or a ``LockPolicy`` subclass; ``lock`` a lock kind of
+``structures.locks.LOCK_KINDS`` — ``"rwsem"``, ``"range"``, ``"range-list"`` —
+the index is built with when ``index`` is a name or ``None``; with a ready-made
+index, ``lock`` may only name the kind it already carries, or be that very
+lock object: an index's lock is the mmap lock of every user of the index, so
+an address space never swaps it, ``ValueError``): ``mmap``, ``munmap``, ``mprotect``,
 ``brk``, ``fault``, ``vmas``, ``rss``, ``stats``, ``check``; ``index``,
 ``policy``.  The policies reach back only through ``policy.FaultHandler``:
 ``fault_locked(addr, write)`` and ``fault_in(vma, addr, write)``.  Helpers ``can_merge``, ``merge_run``, ``page_work``;
@@ -55,6 +60,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from structures.base import VMAIndex
+from structures.locks import LOCK_KINDS
 from structures.mm.policy import LockPolicy, Retry, make_policy
 from structures.registry import make_index
 from structures.vma import (
@@ -200,14 +206,17 @@ class AddressSpace:
         policy: str | type[LockPolicy] = "range",
         page_work: int = 0,
         *,
+        lock: object = None,
         mmap_base: int = DEFAULT_MMAP_BASE,
         mmap_min_addr: int = MMAP_MIN_ADDR,
         start_brk: int = DEFAULT_START_BRK,
     ) -> None:
         if index is None or isinstance(index, str):
-            index = make_index(index)
+            index = make_index(index) if lock is None else make_index(index, lock=lock)
         if not isinstance(index, VMAIndex):
             raise TypeError(f"index must be a backend name or a VMAIndex, got {type(index).__name__}")
+        if lock is not None:
+            _check_carried_lock(index, lock)
         if not is_int(page_work) or page_work < 0:
             raise InvalidRangeError(f"page_work must be a non-negative int, got {page_work!r}")
         for field, v in (("mmap_base", mmap_base), ("mmap_min_addr", mmap_min_addr), ("start_brk", start_brk)):
@@ -490,6 +499,22 @@ class AddressSpace:
 
     def __repr__(self) -> str:
         return f"<AddressSpace {self.index.name!r} policy={self.policy.name} vmas={len(self.index)}>"
+
+
+def _check_carried_lock(index: VMAIndex, lock: object) -> None:
+    """``ValueError`` unless ``index`` already carries ``lock`` (that object, or a lock of that kind)."""
+    carried = index.lock
+    if isinstance(lock, str):
+        if lock not in LOCK_KINDS:
+            raise ValueError(f"unknown lock kind {lock!r}; known: {', '.join(sorted(LOCK_KINDS))}")
+        if type(carried) is LOCK_KINDS[lock]:
+            return
+    elif lock is carried:
+        return
+    raise ValueError(
+        f"AddressSpace(lock={lock!r}): the index given carries a {type(carried).__name__}; an address space "
+        f"never swaps its index's lock: build the index with make_index(name, lock=...) or pass a backend name"
+    )
 
 
 def _window(s: int, e: int) -> tuple[int, int]:

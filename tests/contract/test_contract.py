@@ -1,8 +1,9 @@
 """The ``VMAIndex`` contract, run against every registered backend (see conftest).
 
 Edges of every method, the bad-input table (each error leaves the index exactly
-as it was), randomized differential runs against the ``list`` oracle, and a
-threaded run of churning writers beside readers of VMAs that never change.
+as it was), randomized differential runs against the ``list`` oracle, a
+threaded run of churning writers beside readers of VMAs that never change, and
+the index's carried lock of every kind guarding compound operations.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from structures import (
     make_index,
 )
 from structures.base import VMAIndex
+from structures.locks import LOCK_KINDS
 
 P = PAGE_SIZE
 
@@ -442,3 +444,55 @@ def test_concurrent_writers_and_readers(make: Any) -> None:
     assert not errors, errors[0]
     idx.check()
     assert [x for x in idx if x.name.startswith("stable")] == stable
+
+
+# ----------------------------------------------------------------------
+# the lock every index carries, of every kind
+# ----------------------------------------------------------------------
+@pytest.mark.parametrize("kind", sorted(LOCK_KINDS))
+def test_carried_lock_of_every_kind_guards_check_then_act(make: Any, kind: str) -> None:
+    """Threads look for room, then map it, under ``idx.lock.write`` of the pages they test; readers
+    check under ``idx.lock.read`` that what they see cannot change. Any kind: no ``OverlapError``,
+    no torn read, nothing left in the lock."""
+    idx = make(lock=kind)
+    assert type(idx.lock) is LOCK_KINDS[kind]
+    errors: list[BaseException] = []
+    lock = idx.lock
+
+    def writer(seed: int) -> None:
+        rng = random.Random(seed)
+        try:
+            for _ in range(150):
+                a = rng.randrange(0, 64)
+                b = a + rng.randrange(1, 6)
+                with lock.write(a * P, b * P):  # check-then-act is atomic only under the lock
+                    hit = idx.intersection(a * P, b * P)
+                    if hit is None:
+                        idx.insert(v(a, b))
+                    elif rng.random() < 0.5 and hit.start >= a * P and hit.end <= b * P:
+                        idx.remove(hit)
+        except BaseException as exc:
+            errors.append(exc)
+
+    def reader(seed: int) -> None:
+        rng = random.Random(seed)
+        try:
+            for _ in range(150):
+                a = rng.randrange(0, 64)
+                with lock.read(a * P, (a + 4) * P):
+                    first = idx.overlapping(a * P, (a + 4) * P)
+                    if idx.overlapping(a * P, (a + 4) * P) != first:
+                        raise AssertionError(f"pages [{a}, {a + 4}) changed under a read lock")
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(i,)) for i in range(3)]
+    threads += [threading.Thread(target=reader, args=(10 + i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors, errors[0]
+    idx.check()
+    stats = lock.stats()
+    assert stats["waiting"] == 0 and stats["readers"] == 0 and not stats.get("writers", stats.get("writer"))

@@ -144,8 +144,8 @@ def test_bench_extra_options_reach_the_suites(capsys):
 @pytest.mark.parametrize(
     "item, message",
     [
-        ("nosuch=1", "'nosuch': not an option of the suites threaded; known: background, map_pages, page_work, "
-                     "policies, switch_us"),
+        ("nosuch=1", "'nosuch': not an option of the suites threaded; known: background, lock, map_pages, "
+                     "page_work, policies, switch_us"),
         ("page_work", "give KEY=VALUE"),
         ("page_work=lots", "page_work takes an integer"),
         ("policies=full,,vma", "empty value"),
@@ -167,6 +167,28 @@ def test_parse_extra_types():
     assert parse_extra(["io_threads=2,1,2"], ["io"]) == {"io_threads": [2, 1]}  # a repeat would name two cases alike
     with pytest.raises(ValueError, match="'block' given twice"):
         parse_extra(["block=4096", "block=8192"], ["io"])
+
+
+def test_lock_dimension_adds_cases_and_keeps_the_old_names(capsys):
+    """--extra lock=... adds range-list cases; without it every existing name is what it was."""
+    args = ["bench", "--suite", "io,threaded,rangelock", "--backend", "maple", "--threads", "1,2", "--list"]
+    assert main(args) == 0
+    before = capsys.readouterr().out.split()
+    assert "threaded/mm/disjoint/page_work=16/map_pages=32/threads=02/range+maple" in before
+    assert not any("range-list" in n or "/lock=" in n for n in before)
+    assert main([*args, "--extra", "lock=rwsem,range,range-list,ideal"]) == 0
+    after = capsys.readouterr().out.split()
+    assert all(n.endswith("/mutex") for n in set(before) - set(after))  # only mutex was not asked for
+    assert "threaded/mm/disjoint/page_work=16/map_pages=32/threads=02/range+maple" in after  # the default lock
+    assert "threaded/mm/disjoint/page_work=16/map_pages=32/threads=02/range+maple/lock=range-list" in after
+    assert "threaded/mm/disjoint/page_work=16/map_pages=32/threads=02/full+maple/lock=range-list" not in after
+    assert "io/rw/block=65536/threads=02/range-list" in after
+    assert "rangelock/write/small/tree=0000/range-list" in after
+    assert "rangelock/contended/disjoint/threads=02/range-list" in after
+    assert "rangelock/contended/disjoint/threads=02/private" in after  # the ceilings beside the range locks
+    assert "rangelock/contended/overlapping/threads=02/private" not in after  # not correct where threads meet
+    assert main([*args, "--extra", "lock=nope"]) == 2
+    assert "unknown lock kinds ['nope']" in capsys.readouterr().err
 
 
 def test_bench_refuses_bad_io_threads(capsys):

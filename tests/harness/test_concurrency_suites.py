@@ -28,12 +28,14 @@ from structures import available_backends
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_case(tmp_path: Path, suite: str, case: str, backends: str = "list", threads: str = "1,2") -> pyperf.Benchmark:
+def run_case(
+    tmp_path: Path, suite: str, case: str, backends: str = "list", threads: str = "1,2", extra: str = "{}"
+) -> pyperf.Benchmark:
     out = tmp_path / f"{suite}.json"
     cmd = [
         sys.executable, "-m", "bench.runner",
         "--suite", suite, "--case", case, "--backends", backends, "--sizes", "100", "--threads", threads,
-        "--result", str(out), "--fast-cases",
+        "--result", str(out), "--fast-cases", "--extra", extra,
         "--processes", "1", "--values", "1", "--warmups", "0", "--loops", "1", "--min-time", "0.001",
     ]  # fmt: skip
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180)
@@ -294,3 +296,69 @@ def test_threaded_suite_produces_a_valid_file(tmp_path: Path) -> None:
     bench = run_case(tmp_path, "threaded", "threaded/index/overlap/shared/switch_us=100/background=1/threads=01/list",
                      threads="1")
     assert json.loads(json.dumps(bench.get_metadata()))["stream"] == "shared"
+
+
+# ----------------------------------------------------------------------
+# rangelock contended, wis
+# ----------------------------------------------------------------------
+@pytest.mark.parametrize("pattern", ["disjoint", "adjacent", "overlapping"])
+@pytest.mark.parametrize("kind", ["rwsem", "range", "range-list", "private", "regions"])
+def test_rangelock_contended_workload(kind: str, pattern: str) -> None:
+    from bench.suites.rangelock import Contended
+
+    if kind in ("private", "regions") and pattern == "overlapping":
+        with pytest.raises(ValueError, match="only correct where no two threads meet"):
+            Contended(kind, pattern, 2)
+        return
+    sc = Contended(kind, pattern, 3)
+    assert sc.run(200) > 0 and sc.run(100) > 0
+    sc.verify()
+    assert sc.done == [300, 300, 300]
+    if kind == "range-list" and pattern == "disjoint":
+        assert sc.shared.stats()["contended"] == 0  # regions of their own: nobody ever waits
+
+
+def test_rangelock_contended_case_in_a_valid_file(tmp_path: Path) -> None:
+    opts = SuiteOptions(backends=(), sizes=(), fast=True, threads=(1, 2), extra={"lock": ["range-list"]})
+    cs = {c.name: c for c in load_suite("rangelock").cases(opts)}
+    case = cs["rangelock/contended/disjoint/threads=02/range-list"]
+    assert case.metadata["op"] == "contended" and case.metadata["lock"] == "range-list"
+    assert case.inner_loops == case.metadata["ops_per_loop"]
+    assert "rangelock/contended/adjacent/threads=02/regions" in cs
+    bench = run_case(tmp_path, "rangelock", "rangelock/contended/disjoint/threads=02/range-list",
+                     extra='{"lock": ["range-list"]}')  # fmt: skip
+    assert bench.get_metadata()["threads"] == 2
+
+
+WIS_VARIANTS = [("full", "rwsem"), ("range", "range"), ("range", "range-list"), ("vma", "rwsem"), ("ideal", "rwsem")]
+
+
+@pytest.mark.parametrize("test", ["page_fault1", "mmap1", "malloc1", "brk1"])
+@pytest.mark.parametrize("policy, lock", WIS_VARIANTS)
+def test_wis_tests_leave_the_address_space_as_they_found_it(test: str, policy: str, lock: str) -> None:
+    from bench.suites.wis import OPS, WisScenario
+
+    sc = WisScenario(test, policy, 3, "maple", 1, lock)
+    assert sc.run(2) > 0
+    assert sc.ops == 3 * 2 * OPS[test]
+    sc.verify()
+    assert type(sc.mm.index.lock).__name__ == {"rwsem": "RWSemaphore", "range": "RangeLock",
+                                               "range-list": "RangeListLock"}[lock]  # fmt: skip
+
+
+def test_wis_cases_and_file(tmp_path: Path) -> None:
+    opts = SuiteOptions(backends=("list", "maple"), sizes=(), fast=False, threads=(1, 2))
+    cs = {c.name: c for c in load_suite("wis").cases(opts)}
+    assert len(cs) == 4 * 2 * 5  # tests x threads x (full, range x 2 locks, vma, ideal)
+    pf = cs["wis/page_fault1/threads=02/range+maple/lock=range-list"]
+    md = pf.metadata
+    assert md["variant"] == "range/range-list" and md["lock"] == "range-list" and md["policy"] == "range"
+    assert pf.inner_loops == 2 * 64 and cs["wis/brk1/threads=01/full+maple"].metadata["lock"] == "rwsem"
+    only = SuiteOptions(backends=("maple",), sizes=(), fast=True, threads=(2,),
+                        extra={"tests": ["brk1"], "policies": ["range"], "lock": ["range-list"]})  # fmt: skip
+    assert [c.name for c in load_suite("wis").cases(only)] == ["wis/brk1/threads=02/range+maple/lock=range-list"]
+    with pytest.raises(ValueError, match="unknown tests"):
+        load_suite("wis").cases(SuiteOptions(backends=(), sizes=(), extra={"tests": ["nope"]}))
+    bench = run_case(tmp_path, "wis", "wis/malloc1/threads=02/range+maple/lock=range-list", backends="maple")
+    md = bench.get_metadata()
+    assert md["ops_counted"] == 3 * 2 * 8 and md["threads"] == 2  # measure(): 3 loops x 2 threads x 8 mallocs

@@ -98,3 +98,70 @@ def test_runs_before_after_get_tables_per_file(seed_file: Path, tmp_path: Path) 
     assert any("[seed]" in t for t in io) and any("[again]" in t for t in io)
     for t in io:
         assert tables[t].rows[1].cells["range"].ratio == pytest.approx(111_000 / 61_000, rel=0.02)
+
+
+def test_wis_table_has_the_linear_column_and_efficiency(tmp_path: Path) -> None:
+    out = []
+    rates = {"full": (100.0, 110.0), "range": (95.0, 180.0), "range/range-list": (98.0, 190.0), "ideal": (99.0, 196.0)}
+    for variant, pair in rates.items():
+        policy = variant.split("/")[0]
+        for threads, rate in zip((1, 2), pair, strict=True):
+            md = {"suite": "wis", "op": "page_fault1", "index": "maple", "page_work": 16, "policy": policy,
+                  "variant": variant, "backend": f"{policy}+maple", "threads": threads}  # fmt: skip
+            out.append(bench(f"wis/page_fault1/threads={threads:02d}/{variant}", [1.0 / rate] * 4, **md))
+    path = tmp_path / "wis.json"
+    pyperf.BenchmarkSuite(out).dump(str(path))
+    (title, cmp), *_ = scaling_comparisons([path])
+    assert title.startswith("will-it-scale page_fault1") and cmp.baseline == "full"
+    assert cmp.columns == ("full", "range", "range/range-list", "ideal", "linear")
+    one, two = cmp.rows
+    assert one.cells["linear"].mean == pytest.approx(110.0 / 1.1 * 1.0, rel=0.02)  # the best 1-thread figure: 100
+    assert two.cells["linear"].mean == pytest.approx(200.0, rel=0.02) and two.cells["linear"].metadata["linear"]
+    assert two.cells["range/range-list"].metadata["efficiency"] == pytest.approx(190 / 200, rel=0.02)
+    assert two.cells["full"].metadata["efficiency"] == pytest.approx(110 / 200, rel=0.02)
+    assert two.cells["range"].ratio == pytest.approx(180 / 110, rel=0.02)
+    series = throughput_series([path])
+    lines = next(iter(series.values()))
+    assert lines["linear"] == [(1, pytest.approx(100.0, rel=0.02)), (2, pytest.approx(200.0, rel=0.02))]
+    md = render_markdown(cmp, title)
+    assert "| threads | full | range | range/range-list | ideal | linear |" in md
+
+
+def test_rangelock_contended_and_threaded_variants_are_scaling_tables(tmp_path: Path) -> None:
+    out = []
+    for lock, rate in (("range", 300_000.0), ("range-list", 500_000.0), ("private", 900_000.0)):
+        md = {"suite": "rangelock", "op": "contended", "stream": "disjoint", "lock": lock, "backend": lock,
+              "threads": 2}  # fmt: skip
+        out.append(bench(f"rangelock/contended/disjoint/threads=02/{lock}", [1.0 / rate] * 4, **md))
+    out.append(bench("rangelock/write/small/tree=0000/range", [2e-6] * 4, suite="rangelock", op="write",
+                     stream="small", n=0, backend="range", lock="range"))  # fmt: skip
+    for variant, rate in (("full", 10_000.0), ("range", 15_000.0), ("range/range-list", 16_000.0)):
+        md = {"suite": "threaded", "op": "mm", "stream": "disjoint", "index": "maple", "page_work": 16,
+              "map_pages": 32, "policy": variant.split("/")[0], "variant": variant, "threads": 2,
+              "backend": f"{variant.split('/')[0]}+maple"}  # fmt: skip
+        out.append(bench(f"threaded/mm/disjoint/threads=02/{variant}", [1.0 / rate] * 4, **md))
+    path = tmp_path / "mix.json"
+    pyperf.BenchmarkSuite(out).dump(str(path))
+    tables = dict(scaling_comparisons([path]))
+    (contended,) = [c for t, c in tables.items() if t.startswith("rangelock contended")]
+    assert contended.baseline == "range" and contended.rows[0].cells["range-list"].ratio == pytest.approx(5 / 3)
+    (mm,) = [c for t, c in tables.items() if t.startswith("threaded mm")]
+    assert mm.columns == ("full", "range", "range/range-list")
+    assert mm.rows[0].cells["range/range-list"].ratio == pytest.approx(1.6)
+    assert len(tables) == 2  # the uncontended rangelock case stays in the structure table
+
+
+def test_plot_draws_the_linear_line(tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    from bench.report.plot import plot_file
+
+    out = []
+    for variant, pair in {"full": (100.0, 110.0), "range": (95.0, 180.0)}.items():
+        for threads, rate in zip((1, 2), pair, strict=True):
+            md = {"suite": "wis", "op": "brk1", "index": "maple", "page_work": 16, "policy": variant,
+                  "variant": variant, "backend": f"{variant}+maple", "threads": threads}  # fmt: skip
+            out.append(bench(f"wis/brk1/threads={threads:02d}/{variant}", [1.0 / rate] * 4, **md))
+    path = tmp_path / "wis.json"
+    pyperf.BenchmarkSuite(out).dump(str(path))
+    (png,) = plot_file(path, tmp_path / "plots")
+    assert png.name == "threads_1.png" and png.read_bytes()[:4] == b"\x89PNG"

@@ -8,11 +8,11 @@ import structures
 import structures.base
 import structures.locks
 from structures import make_index
-from structures.locks import DEFAULT_LOCK, LOCK_KINDS, LockBase, RangeLock, RWSemaphore, make_lock
+from structures.locks import DEFAULT_LOCK, LOCK_KINDS, LockBase, RangeListLock, RangeLock, RWSemaphore, make_lock
 
 
 def test_every_kind_builds_by_name() -> None:
-    assert {"rwsem": RWSemaphore, "range": RangeLock} == LOCK_KINDS
+    assert {"rwsem": RWSemaphore, "range": RangeLock, "range-list": RangeListLock} == LOCK_KINDS
     for name, kind in LOCK_KINDS.items():
         lock = make_lock(name)
         assert type(lock) is kind and isinstance(lock, LockBase)
@@ -30,7 +30,7 @@ def test_old_import_paths_are_the_same_objects() -> None:
 
 
 def test_unknown_names_and_objects_without_the_api_are_refused() -> None:
-    with pytest.raises(ValueError, match="unknown lock kind 'nope'; known: range, rwsem"):
+    with pytest.raises(ValueError, match="unknown lock kind 'nope'; known: range, range-list, rwsem"):
         make_lock("nope")
     with pytest.raises(TypeError, match="lacks write"):
         make_lock(type("ReadOnly", (), {"read": None})())
@@ -39,9 +39,15 @@ def test_unknown_names_and_objects_without_the_api_are_refused() -> None:
 
 
 def test_a_new_kind_is_one_registration(monkeypatch: pytest.MonkeyPatch) -> None:
-    class ListLock(RangeLock):  # stands in for the coming "range-list"
+    class SkipListLock(RangeListLock):  # stands in for a kind yet to come
         pass
 
-    monkeypatch.setitem(LOCK_KINDS, "range-list", ListLock)
-    assert type(make_lock("range-list")) is ListLock
-    assert type(make_index("list", lock="range-list").lock) is ListLock
+    monkeypatch.setitem(LOCK_KINDS, "range-skiplist", SkipListLock)
+    assert type(make_lock("range-skiplist")) is SkipListLock
+    assert type(make_index("list", lock="range-skiplist").lock) is SkipListLock
+
+
+def test_range_list_is_exported_everywhere_a_kind_is() -> None:
+    assert structures.RangeListLock is RangeListLock is structures.locks.RangeListLock
+    assert type(structures.make_lock("range-list")) is RangeListLock
+    assert type(make_index("list", lock="range-list").lock) is RangeListLock

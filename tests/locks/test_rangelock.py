@@ -1,71 +1,29 @@
-"""RangeLock: Bueso's ordering example, sharing, exclusion, FIFO, timeouts, cleanup, downgrade."""
+"""Range locks (Bueso's ``range``, the list-based ``range-list``): Bueso's ordering example, sharing,
+exclusion, FIFO, timeouts, cleanup, downgrade — every test over both kinds."""
 
 from __future__ import annotations
 
 import random
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from structures import TASK_SIZE, make_index
+from structures.locks import make_lock
 from structures.locks.api import LockHandle
 from structures.locks.rangelock import RangeLock
+from tests.locks.helpers import RANGE_KINDS, Waiter, letters, states
 
 
-def wait_until(pred: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached")
-        time.sleep(0.001)
+@pytest.fixture(params=RANGE_KINDS)
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
-class Waiter:
-    """A thread that takes one lock request and holds it until told to release."""
-
-    def __init__(self, lock: RangeLock, write: bool, start: int, end: int, timeout: float | None = None) -> None:
-        self.lock = lock
-        self.handle: LockHandle | None = None
-        self.done = threading.Event()
-        self.go = threading.Event()
-        self.result: str = "pending"
-        before = lock._seq  # arrival numbers: bumped when the request enters the tree
-
-        def run() -> None:
-            acq = lock.acquire_write if write else lock.acquire_read
-            self.handle = acq(start, end, timeout=timeout)
-            self.result = "granted" if self.handle is not None else "timeout"
-            self.done.set()
-            if self.handle is not None:
-                self.go.wait(10)
-                lock.release(self.handle)
-
-        self.thread = threading.Thread(target=run, daemon=True)
-        self.thread.start()
-        # wait until the request is in the tree (or already answered)
-        wait_until(lambda: lock._seq > before or self.done.is_set())
-
-    def release(self) -> None:
-        assert self.done.wait(5), "request never granted"
-        self.go.set()
-        self.thread.join(5)
-        assert not self.thread.is_alive()
-
-
-def states(lock: RangeLock) -> dict[tuple[int, int, bool], tuple[str, int]]:
-    return {(s, e, w): (st, b) for s, e, w, st, b in lock.ranges()}
-
-
-def letters(a: str, z: str) -> tuple[int, int]:
-    """Bueso's example uses letters as addresses: [a, n] inclusive -> [ord(a), ord(n) + 1)."""
-    return ord(a), ord(z) + 1
-
-
-def test_bueso_ordering_example() -> None:
-    lock = RangeLock()
+def test_bueso_ordering_example(kind: str) -> None:
+    lock = make_lock(kind)
     a = lock.acquire_write(*letters("a", "n"))
     assert a is not None
     b = Waiter(lock, True, *letters("g", "z"))
@@ -86,8 +44,8 @@ def test_bueso_ordering_example() -> None:
     assert len(lock) == 0
 
 
-def test_readers_share_writers_exclude() -> None:
-    lock = RangeLock()
+def test_readers_share_writers_exclude(kind: str) -> None:
+    lock = make_lock(kind)
     r1 = lock.acquire_read(0, 100)
     r2 = lock.acquire_read(50, 150)
     assert r1 is not None and r2 is not None
@@ -104,8 +62,8 @@ def test_readers_share_writers_exclude() -> None:
     assert lock.stats()["acquisitions"] == 3
 
 
-def test_full_range_is_an_rwsem() -> None:
-    lock = RangeLock()
+def test_full_range_is_an_rwsem(kind: str) -> None:
+    lock = make_lock(kind)
     r = lock.acquire_read()
     assert r is not None and (r.start, r.end) == (0, TASK_SIZE)
     r2 = lock.try_read(TASK_SIZE - 1, TASK_SIZE)
@@ -119,8 +77,8 @@ def test_full_range_is_an_rwsem() -> None:
     assert len(lock) == 0
 
 
-def test_fifo_writer_before_later_readers() -> None:
-    lock = RangeLock()
+def test_fifo_writer_before_later_readers(kind: str) -> None:
+    lock = make_lock(kind)
     r1 = lock.acquire_read(0, 100)
     assert r1 is not None
     w = Waiter(lock, True, 10, 20)
@@ -137,8 +95,8 @@ def test_fifo_writer_before_later_readers() -> None:
     assert len(lock) == 0
 
 
-def test_disjoint_ranges_never_wait() -> None:
-    lock = RangeLock()
+def test_disjoint_ranges_never_wait(kind: str) -> None:
+    lock = make_lock(kind)
     w = lock.acquire_write(0, 4096)
     assert w is not None
     blocked = Waiter(lock, True, 0, 8192)  # waits on w, spans into the next range
@@ -153,11 +111,11 @@ def test_disjoint_ranges_never_wait() -> None:
     assert len(lock) == 0
 
 
-def test_timeout_decrements_exactly_the_later_requests() -> None:
-    lock = RangeLock()
+def test_timeout_decrements_exactly_the_later_requests(kind: str) -> None:
+    lock = make_lock(kind)
     a = lock.acquire_write(0, 100)
     assert a is not None
-    b = Waiter(lock, True, 50, 150, timeout=0.2)  # waits on A, then times out
+    b = Waiter(lock, True, 50, 150, timeout=1.0)  # waits on A, then times out (after C queued: loaded CI)
     c = Waiter(lock, True, 60, 70)  # counts A and B
     assert states(lock)[(60, 70, True)] == ("waiting", 2)
     assert b.done.wait(5) and b.result == "timeout"
@@ -170,12 +128,12 @@ def test_timeout_decrements_exactly_the_later_requests() -> None:
     assert len(lock) == 0
 
 
-def test_timed_out_reader_does_not_unblock_later_readers() -> None:
+def test_timed_out_reader_does_not_unblock_later_readers(kind: str) -> None:
     """The reader-ness of the leaving request decides whom it decrements (the posted code's bug)."""
-    lock = RangeLock()
+    lock = make_lock(kind)
     a = lock.acquire_write(0, 100)
     assert a is not None
-    r = Waiter(lock, False, 0, 100, timeout=0.2)
+    r = Waiter(lock, False, 0, 100, timeout=1.0)  # outlives the two Waiters after it, even loaded
     r2 = Waiter(lock, False, 0, 100)  # counted only A, not the reader R
     w = Waiter(lock, True, 0, 100)  # counted A, R and R2
     assert states(lock)[(0, 100, True)] == ("waiting", 3)
@@ -192,8 +150,8 @@ def test_timed_out_reader_does_not_unblock_later_readers() -> None:
     assert len(lock) == 0
 
 
-def test_nonblocking_leaves_nothing() -> None:
-    lock = RangeLock()
+def test_nonblocking_leaves_nothing(kind: str) -> None:
+    lock = make_lock(kind)
     a = lock.acquire_write(0, 10)
     assert a is not None
     assert lock.acquire_write(5, 6, blocking=False) is None
@@ -203,8 +161,8 @@ def test_nonblocking_leaves_nothing() -> None:
     assert len(lock) == 0
 
 
-def test_exception_in_with_releases() -> None:
-    lock = RangeLock()
+def test_exception_in_with_releases(kind: str) -> None:
+    lock = make_lock(kind)
     with pytest.raises(ZeroDivisionError), lock.write(0, 4096):
         assert len(lock) == 1
         _ = 1 / 0
@@ -214,8 +172,8 @@ def test_exception_in_with_releases() -> None:
     assert len(lock) == 0
 
 
-def test_interrupted_waiter_leaves_cleanly(monkeypatch: pytest.MonkeyPatch) -> None:
-    lock = RangeLock()
+def test_interrupted_waiter_leaves_cleanly(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    lock = make_lock(kind)
     a = lock.acquire_write(0, 100)
     assert a is not None
     c = Waiter(lock, True, 0, 10)  # counts A
@@ -251,8 +209,8 @@ def test_interrupted_waiter_leaves_cleanly(monkeypatch: pytest.MonkeyPatch) -> N
     assert lock.stats()["timeouts"] == 1
 
 
-def test_downgrade_wakes_readers_only() -> None:
-    lock = RangeLock()
+def test_downgrade_wakes_readers_only(kind: str) -> None:
+    lock = make_lock(kind)
     w = lock.acquire_write(0, 100)
     assert w is not None
     r = Waiter(lock, False, 0, 50)  # blocked only by W's writer-ness
@@ -272,8 +230,8 @@ def test_downgrade_wakes_readers_only() -> None:
     assert len(lock) == 0
 
 
-def test_release_errors() -> None:
-    lock = RangeLock()
+def test_release_errors(kind: str) -> None:
+    lock = make_lock(kind)
     h = lock.acquire_read(0, 1)
     assert h is not None
     lock.release(h)
@@ -284,10 +242,10 @@ def test_release_errors() -> None:
     assert len(lock) == 0
 
 
-def test_random_schedule_keeps_counts_exact() -> None:
+def test_random_schedule_keeps_counts_exact(kind: str) -> None:
     """Random arrivals/releases/timeouts; after each step the counts match a from-scratch recount."""
     rng = random.Random(1234)
-    lock = RangeLock()
+    lock = make_lock(kind)
     waiters: list[Waiter] = []
     held: list[Any] = []
     for _ in range(60):

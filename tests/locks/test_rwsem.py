@@ -1,4 +1,5 @@
-"""RWSemaphore: sharing, exclusion, FIFO writer preference, timeouts, cleanup."""
+"""The reader/writer API every lock kind gives (first written for the RWSemaphore): sharing, exclusion,
+FIFO writer preference, timeouts, cleanup — over every kind, full-range requests unless a test says so."""
 
 from __future__ import annotations
 
@@ -8,40 +9,50 @@ import time
 import pytest
 
 from structures import TASK_SIZE, InvalidRangeError, RWSemaphore, make_index
+from structures.locks import LockBase, make_lock
+from tests.locks.helpers import ALL_KINDS, wait_until
 
 
-def wait_until(pred, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached")
-        time.sleep(0.001)
+@pytest.fixture(params=ALL_KINDS)
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
-def test_readers_share() -> None:
-    sem = RWSemaphore()
+def quiet(sem: LockBase) -> bool:
+    """Nobody holds or waits for the lock."""
+    readers, writers = sem.held()  # type: ignore[attr-defined]
+    return not readers and not writers and sem.waiting() == 0  # type: ignore[attr-defined]
+
+
+def test_readers_share(kind: str) -> None:
+    sem = make_lock(kind)
     a = sem.acquire_read()
     b = sem.acquire_read(0, 4096)
     assert a is not None and b is not None
-    assert sem.held() == (2, False)
+    assert sem.held() == (2, 0)
     assert sem.try_write() is None
     sem.release(a)
     sem.release(b)
-    assert sem.held() == (0, False)
+    assert quiet(sem)
 
 
-def test_writer_excludes_everyone() -> None:
-    sem = RWSemaphore()
+def test_writer_excludes_everyone(kind: str) -> None:
+    sem = make_lock(kind)
     w = sem.acquire_write(0, 4096)
     assert w is not None and w.write
     assert sem.try_read() is None
-    assert sem.try_write(1 << 40, (1 << 40) + 4096) is None  # ranges are the full range
+    far = sem.try_write(1 << 40, (1 << 40) + 4096)
+    if sem.ranged:  # a range lock grants a disjoint range beside the writer
+        assert far is not None
+        sem.release(far)
+    else:  # the rwsem treats every range as the full range
+        assert far is None
     sem.release(w)
     assert sem.try_read() is not None
 
 
-def test_waiting_writer_blocks_later_readers() -> None:
-    sem = RWSemaphore()
+def test_waiting_writer_blocks_later_readers(kind: str) -> None:
+    sem = make_lock(kind)
     r1 = sem.acquire_read()
     order: list[str] = []
 
@@ -67,11 +78,11 @@ def test_waiting_writer_blocks_later_readers() -> None:
     t.join(5)
     t2.join(5)
     assert order == ["writer", "reader"]
-    assert sem.held() == (0, False)
+    assert quiet(sem)
 
 
-def test_consecutive_readers_granted_together() -> None:
-    sem = RWSemaphore()
+def test_consecutive_readers_granted_together(kind: str) -> None:
+    sem = make_lock(kind)
     w = sem.acquire_write()
     inside = threading.Barrier(4)
     done: list[int] = []
@@ -92,8 +103,8 @@ def test_consecutive_readers_granted_together() -> None:
     assert sorted(done) == [0, 1, 2]
 
 
-def test_timeout_cleans_up() -> None:
-    sem = RWSemaphore()
+def test_timeout_cleans_up(kind: str) -> None:
+    sem = make_lock(kind)
     w = sem.acquire_write()
     t0 = time.monotonic()
     assert sem.acquire_read(timeout=0.05) is None
@@ -102,19 +113,19 @@ def test_timeout_cleans_up() -> None:
     assert sem.waiting() == 0
     assert sem.stats()["timeouts"] == 2
     sem.release(w)
-    assert sem.held() == (0, False)
+    assert quiet(sem)
     h = sem.acquire_write(timeout=0.05)
     assert h is not None
     sem.release(h)
 
 
-def test_timed_out_writer_unblocks_readers_behind_it() -> None:
-    sem = RWSemaphore()
+def test_timed_out_writer_unblocks_readers_behind_it(kind: str) -> None:
+    sem = make_lock(kind)
     r = sem.acquire_read()
     got: list[bool] = []
 
     def writer() -> None:
-        got.append(sem.acquire_write(timeout=0.2) is not None)
+        got.append(sem.acquire_write(timeout=1.0) is not None)  # outlives the reader queueing behind it
 
     def reader() -> None:
         h = sem.acquire_read()  # queued behind the writer
@@ -132,21 +143,21 @@ def test_timed_out_writer_unblocks_readers_behind_it() -> None:
     tr.join(5)
     assert got == [False, True]
     sem.release(r)
-    assert sem.held() == (0, False) and sem.waiting() == 0
+    assert quiet(sem) and sem.waiting() == 0
 
 
-def test_exception_inside_with_releases() -> None:
-    sem = RWSemaphore()
+def test_exception_inside_with_releases(kind: str) -> None:
+    sem = make_lock(kind)
     with pytest.raises(RuntimeError, match="boom"), sem.write(0, 4096):
         raise RuntimeError("boom")
-    assert sem.held() == (0, False)
+    assert quiet(sem)
     with pytest.raises(KeyError), sem.read():
         raise KeyError("x")
-    assert sem.held() == (0, False)
+    assert quiet(sem)
 
 
-def test_downgrade_admits_readers() -> None:
-    sem = RWSemaphore()
+def test_downgrade_admits_readers(kind: str) -> None:
+    sem = make_lock(kind)
     w = sem.acquire_write()
     assert w is not None
     entered = threading.Event()
@@ -161,14 +172,14 @@ def test_downgrade_admits_readers() -> None:
     sem.downgrade(w)
     assert entered.wait(5)
     t.join(5)
-    assert sem.held() == (1, False)
+    assert sem.held() == (1, 0)
     assert sem.try_write() is None
     sem.release(w)
-    assert sem.held() == (0, False)
+    assert quiet(sem)
 
 
-def test_misuse_raises_and_changes_nothing() -> None:
-    sem = RWSemaphore()
+def test_misuse_raises_and_changes_nothing(kind: str) -> None:
+    sem = make_lock(kind)
     r = sem.acquire_read()
     assert r is not None
     with pytest.raises(RuntimeError):
@@ -176,7 +187,7 @@ def test_misuse_raises_and_changes_nothing() -> None:
     sem.release(r)
     with pytest.raises(RuntimeError):
         sem.release(r)  # double release
-    assert sem.held() == (0, False)
+    assert quiet(sem)
     with pytest.raises(InvalidRangeError):
         sem.read(10, 5)
     with pytest.raises(InvalidRangeError):
@@ -185,11 +196,11 @@ def test_misuse_raises_and_changes_nothing() -> None:
         sem.acquire_read(timeout=-1)
     with pytest.raises(InvalidRangeError):
         sem.read(0, None)  # type: ignore[arg-type]
-    assert sem.held() == (0, False) and sem.waiting() == 0
+    assert quiet(sem) and sem.waiting() == 0
 
 
-def test_writers_do_not_starve_under_reader_stream() -> None:
-    sem = RWSemaphore()
+def test_writers_do_not_starve_under_reader_stream(kind: str) -> None:
+    sem = make_lock(kind)
     stop = threading.Event()
 
     def reader() -> None:
@@ -209,11 +220,11 @@ def test_writers_do_not_starve_under_reader_stream() -> None:
         stop.set()
         for t in ts:
             t.join(5)
-    assert sem.held() == (0, False)
+    assert quiet(sem)
 
 
-def test_mutual_exclusion_counter() -> None:
-    sem = RWSemaphore()
+def test_mutual_exclusion_counter(kind: str) -> None:
+    sem = make_lock(kind)
     state = {"writers": 0, "readers": 0, "bad": 0}
     guard = threading.Lock()
 
@@ -242,7 +253,7 @@ def test_mutual_exclusion_counter() -> None:
     for t in ts:
         t.join()
     assert state["bad"] == 0
-    assert sem.held() == (0, False)
+    assert quiet(sem)
     assert sem.stats()["acquisitions"] == 1200
     sem.check()
 
@@ -257,9 +268,10 @@ def test_index_lock_choice() -> None:
 
 
 def test_foreign_handles_are_refused_and_change_nothing() -> None:
-    from structures import RangeLock
+    from structures import RangeListLock, RangeLock
 
-    for make_a, make_b in ((RWSemaphore, RWSemaphore), (RangeLock, RangeLock), (RWSemaphore, RangeLock)):
+    pairs = [(a, b) for a in (RWSemaphore, RangeLock, RangeListLock) for b in (RWSemaphore, RangeLock, RangeListLock)]
+    for make_a, make_b in pairs:
         a, b = make_a(), make_b()
         h = a.acquire_read(0, 4096)
         assert h is not None
@@ -280,12 +292,13 @@ def test_foreign_handles_are_refused_and_change_nothing() -> None:
         assert (a.stats()["acquisitions"], b.stats()["acquisitions"])[1] == before[1] + 1
 
 
-def test_both_kinds_share_one_base_and_the_old_name_stays() -> None:
-    from structures import RangeLock
+def test_every_kind_shares_one_base_and_the_old_name_stays() -> None:
+    from structures import RangeListLock, RangeLock
     from structures.locks.api import LockBase, RangeLockBase
 
     assert RangeLockBase is LockBase
     assert isinstance(RWSemaphore(), LockBase) and isinstance(RangeLock(), RangeLockBase)
+    assert isinstance(RangeListLock(), RangeLockBase)
 
 
 def test_check_recomputes_the_invariant() -> None:
@@ -314,4 +327,4 @@ def test_check_recomputes_the_invariant() -> None:
     sem.check()
     sem.release(got[0])  # type: ignore[arg-type]
     sem.check()
-    assert sem.held() == (0, False)
+    assert quiet(sem)

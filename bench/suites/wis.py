@@ -1,0 +1,247 @@
+"""The ``wis`` suite: will-it-scale's address-space tests on an ``AddressSpace``, threads mode.
+
+Op mix
+------
+``T`` threads share one ``AddressSpace(backend, policy, page_work)``; thread
+``i`` works in a region of its own, ``BASE + i GiB`` (so no two threads'
+mappings ever touch and merge — will-it-scale lets the kernel place them
+with ``mmap(NULL)``; here each thread maps ``MAP_FIXED`` in its region, the
+range lock's best case, as the issue asks).  Per timed loop every thread runs
+its test ``ITERATIONS[test]`` times; one *op* is what will-it-scale counts:
+
+* ``page_fault1`` — ``mmap`` ``PF_PAGES`` pages, write-fault every page (each
+  fault does ``page_work`` page hashes with the GIL released: the page
+  clearing), ``munmap`` (whose zap does the page work of every page under the
+  policy's write lock).  Ops: faults.
+* ``mmap1`` — ``mmap`` + ``munmap`` of ``MMAP1_BYTES`` (128 MiB, as
+  will-it-scale), never touched.  Ops: mmap/munmap pairs.
+* ``malloc1`` — a large ``malloc``/``free`` as glibc serves it: ``mmap`` at the
+  mmap threshold (128 KiB + the chunk header's page), the first-touch write
+  fault of the header page, ``munmap``.  Ops: malloc/free pairs.
+* ``brk1`` — ``brk`` up one page and down again, every thread on the one
+  shared program break (each moves it from where it found it first, as
+  will-it-scale's threads do): the case a range lock cannot help — every
+  call locks the top of the one heap VMA, and ``brk`` serializes anyway.
+  Ops: ``brk`` calls.
+
+Policies: ``full`` (the ``full`` policy over an ``RWSemaphore``: mmap_sem, as a
+stock kernel), ``range`` (the ``range`` policy over each range lock of
+``--extra lock``, default ``range,range-list``), ``vma`` (per-VMA locks, an
+``RWSemaphore`` as the mmap lock) and ``ideal`` (the ``threaded`` suite's
+``IdealPolicy``: a private lock per thread, correct here because no two
+threads touch one VMA — and in ``brk1`` because ``brk`` serializes).
+
+pyperf's value is seconds per op of the aggregate, so ``1 / value`` is ops/s;
+``vmalab compare`` prints will-it-scale's table — rows thread counts, a
+column per policy, and ``linear`` (T x the best single-thread figure) with
+each cell's efficiency against it.  Untimed metadata (``MEASURE_LOOPS``
+loops): lock wait seconds, retries, fallbacks.
+
+Names: ``wis/<test>/threads=<T>/<policy>+<backend>`` (plus ``/lock=<kind>``
+for the range policy over a lock other than ``range``).  Options
+(``--extra``): ``tests`` (default all four), ``policies`` (default
+``full,range,vma,ideal``), ``lock`` (default ``range,range-list``),
+``page_work`` (default 16).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from typing import Any
+
+from bench.suites import Case, SuiteOptions
+from bench.suites._common import MeasuredCase
+from bench.suites.threaded import IdealPolicy, lock_variant, range_lock_kinds
+from structures import MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PAGE_SIZE, available_backends, make_index
+from structures.mm.address_space import AddressSpace
+
+SUITE = "wis"
+DESCRIPTION = "will-it-scale's page_fault1/mmap1/malloc1/brk1, a thread per region, full/range/vma/ideal"
+
+TESTS = ("page_fault1", "mmap1", "malloc1", "brk1")
+POLICIES = ("full", "range", "vma", "ideal")
+LOCKS = ("range", "range-list")
+PAGE_WORK = 16
+P = PAGE_SIZE
+GIB = 1 << 30
+BASE = 16 * GIB
+PF_PAGES = 64  # page_fault1's mapping: 256 KiB (will-it-scale: 128 MiB; the zap stays below ZAP_SCAN_LIMIT)
+MMAP1_BYTES = 128 << 20  # will-it-scale's MEMSIZE
+MALLOC_PAGES = 33  # glibc's initial M_MMAP_THRESHOLD, 128 KiB, + the chunk header's page
+#: iterations of the test per thread per timed loop
+ITERATIONS = {"page_fault1": 1, "mmap1": 8, "malloc1": 8, "brk1": 16}
+#: will-it-scale's ops per iteration
+OPS = {"page_fault1": PF_PAGES, "mmap1": 1, "malloc1": 1, "brk1": 2}
+MEASURE_LOOPS = 3
+FLAGS = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED
+MM_BACKENDS = ("maple", "rbtree", "vmacache+rbtree", "xarray")
+
+EXTRA = {
+    "tests": ("strs", f"wis: will-it-scale tests among {', '.join(TESTS)} (default all)"),
+    "policies": ("strs", "wis: policies among full,range,vma,ideal (default all)"),
+    "lock": ("strs", "wis: the range policy's lock kinds (default range,range-list)"),
+    "page_work": ("int", "wis: GIL-free page hashes per fault and per zapped page (default 16)"),
+}
+
+
+class WisScenario:
+    """One address space, ``threads`` threads each running ``test`` in a region of its own."""
+
+    def __init__(self, test: str, policy: str, threads: int, backend: str, page_work: int, lock: str) -> None:
+        if test not in TESTS:
+            raise ValueError(f"wis: unknown test {test!r}; known: {', '.join(TESTS)}")
+        if policy not in POLICIES:
+            raise ValueError(f"wis: unknown policy {policy!r}; known: {', '.join(POLICIES)}")
+        # mmap_sem is an rwsem: the full and vma policies' mmap lock, and the ideal policy's private locks
+        index = make_index(backend, lock=lock if policy == "range" else "rwsem")
+        self.mm = AddressSpace(index, policy=IdealPolicy if policy == "ideal" else policy, page_work=page_work)
+        self.test = test
+        self.threads = threads
+        self.regions = [BASE + i * GIB for i in range(threads)]
+        self.initial = self.mm.vmas()
+        self.ops = 0
+        self._done = [0] * threads
+
+    # -- the tests: one iteration each, returning will-it-scale's op count -------------
+    def page_fault1(self, base: int) -> int:
+        mm = self.mm
+        mm.mmap(PF_PAGES * P, addr=base, flags=FLAGS)
+        fault = mm.fault
+        for k in range(PF_PAGES):
+            fault(base + k * P, True)
+        mm.munmap(base, PF_PAGES * P)
+        return PF_PAGES
+
+    def mmap1(self, base: int) -> int:
+        self.mm.mmap(MMAP1_BYTES, addr=base, flags=FLAGS)
+        self.mm.munmap(base, MMAP1_BYTES)
+        return 1
+
+    def malloc1(self, base: int) -> int:
+        mm = self.mm
+        mm.mmap(MALLOC_PAGES * P, addr=base, flags=FLAGS)
+        mm.fault(base, True)  # malloc writes the chunk header: the first touch
+        mm.munmap(base, MALLOC_PAGES * P)
+        return 1
+
+    def brk1(self, base: int) -> int:
+        mm = self.mm
+        top = mm.brk()
+        mm.brk(top + P)
+        mm.brk(top)
+        return 2
+
+    def worker(self, tid: int, iterations: int, barrier: threading.Barrier, errors: list[BaseException]) -> None:
+        step = getattr(self, self.test)
+        base = self.regions[tid]
+        done = 0
+        try:
+            barrier.wait()
+            for _ in range(iterations):
+                done += step(base)
+        except BaseException as exc:
+            errors.append(exc)
+        self._done[tid] += done  # one list item per thread; summed after the joins
+
+    def run(self, iterations: int | None = None) -> float:
+        """Seconds from the common start until every thread ran its iterations."""
+        n = ITERATIONS[self.test] if iterations is None else iterations
+        errors: list[BaseException] = []
+        barrier = threading.Barrier(self.threads + 1)
+        ts = [threading.Thread(target=self.worker, args=(i, n, barrier, errors)) for i in range(self.threads)]
+        for t in ts:
+            t.start()
+        barrier.wait()
+        t0 = time.perf_counter()
+        for t in ts:
+            t.join()
+        elapsed = time.perf_counter() - t0
+        if errors:
+            raise errors[0]
+        self.ops = sum(self._done)  # every run so far
+        return elapsed
+
+    def verify(self) -> None:
+        """Every test leaves the address space as it found it: its VMAs, no page, the break back."""
+        self.mm.check()
+        if self.mm.vmas() != self.initial or self.mm.rss():
+            raise AssertionError(f"wis/{self.test}: left {self.mm.vmas()!r}, {self.mm.rss()} pages")
+        if self.mm.brk() != self.mm.start_brk:
+            raise AssertionError(f"wis/{self.test}: the break ended at {self.mm.brk():#x}")
+        expected = self.threads * OPS[self.test]
+        if self.ops % expected:
+            raise AssertionError(f"wis/{self.test}: {self.ops} ops is not a multiple of {expected}")
+
+    def counters(self) -> dict[str, Any]:
+        st = self.mm.stats()
+        lock = st.get("lock", {}) or {}
+        return {
+            "lock_wait_s": round(float(lock.get("wait_time", 0.0)), 6),
+            "lock_contended": int(lock.get("contended", 0)),
+            "retries": int(st.get("retries", 0)),
+            "fallbacks": int(st.get("fallbacks", 0)),
+            "ops_counted": self.ops,
+        }
+
+
+def _case(test: str, policy: str, threads: int, backend: str, page_work: int, lock: str) -> Case:
+    state: dict[str, WisScenario] = {}
+
+    def build() -> WisScenario:
+        return WisScenario(test, policy, threads, backend, page_work, lock)
+
+    def time_func(loops: int) -> float:
+        sc = state.get("sc")
+        if sc is None:
+            sc = state["sc"] = build()
+        return sum(sc.run() for _ in range(loops))
+
+    def measure() -> dict[str, Any]:
+        sc = build()
+        for _ in range(MEASURE_LOOPS):
+            sc.run()
+        sc.verify()
+        return {**sc.counters(), "measure_loops": MEASURE_LOOPS}
+
+    suffix, variant = lock_variant(policy, lock) if policy == "range" else ("", policy)
+    cpus = os.cpu_count() or 1
+    ops = threads * ITERATIONS[test] * OPS[test]
+    meta = {
+        "suite": SUITE, "op": test, "stream": "own-region", "backend": f"{policy}+{backend}", "policy": policy,
+        "index": backend, "lock": lock if policy == "range" else "rwsem", "variant": variant, "threads": threads,
+        "page_work": page_work, "ops_per_loop": ops, "cpu_count": cpus, "oversubscribed": int(threads > cpus),
+        "gil": int(getattr(sys, "_is_gil_enabled", lambda: True)()),
+    }  # fmt: skip
+    name = f"wis/{test}/threads={threads:02d}/{policy}+{backend}{suffix}"
+    return MeasuredCase(name, time_func, meta, ops, measure=measure)
+
+
+def cases(opts: SuiteOptions) -> list[Case]:
+    tests = tuple(opts.extra.get("tests", TESTS))
+    unknown = [t for t in tests if t not in TESTS]
+    if unknown or not tests:
+        raise ValueError(f"wis: unknown tests {unknown}; known: {', '.join(TESTS)}")
+    policies = tuple(opts.extra.get("policies", POLICIES))
+    unknown = [p for p in policies if p not in POLICIES]
+    if unknown or not policies:
+        raise ValueError(f"wis: unknown policies {unknown}; known: {', '.join(POLICIES)}")
+    page_work = int(opts.extra.get("page_work", PAGE_WORK))
+    if page_work < 0:
+        raise ValueError(f"wis: page_work={page_work} must not be negative")
+    locks = range_lock_kinds(opts, LOCKS, "wis")
+    registered = set(available_backends())
+    wanted = [b for b in opts.backends if b.split("+")[-1] in registered]
+    backend = next((b for b in wanted if b in MM_BACKENDS), wanted[0] if wanted else "maple")
+    threads = opts.threads
+    if opts.fast:
+        threads = tuple(t for t in threads if t <= 4) or threads[:1]
+    out: list[Case] = []
+    for test in tests:
+        for t in threads:
+            for policy in policies:
+                for lock in locks if policy == "range" else ("rwsem",):
+                    out.append(_case(test, policy, t, backend, page_work, lock))
+    return out
