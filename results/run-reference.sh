@@ -48,7 +48,7 @@ if want ft-io || want ft-threaded || want ft-threaded-index || want ft-rangelock
   FTPY=$(tools/freethreaded.sh | tail -n 1)
   make --no-print-directory PYTHON="$FTPY" lint >/dev/null     # creates .venv-<ver>t with the lab installed
   FTV=$(ls -d .venv-3.1[3-9]t | tail -n 1)/bin/vmalab
-  ft() { PYTHON_GIL=0 "$FTV" "$@"; }
+  ft() { PYTHON_GIL=0 $FTV "$@"; }
   want ft-io        && ft bench --suite io --threads 1,2,4,8,16            -p 10 -n 3 -o $OUT/ft-io.json $W
   want ft-rangelock && ft bench --suite rangelock                          -p 10 -n 3 -o $OUT/ft-rangelock.json $W
   want ft-threaded  && ft bench --suite threaded --backend maple,rbtree,xarray,list --threads 1,2,4 \
