@@ -164,4 +164,4 @@ def test_plot_draws_the_linear_line(tmp_path: Path) -> None:
     path = tmp_path / "wis.json"
     pyperf.BenchmarkSuite(out).dump(str(path))
     (png,) = plot_file(path, tmp_path / "plots")
-    assert png.name == "threads_1.png" and png.read_bytes()[:4] == b"\x89PNG"
+    assert png.name == "wis-brk1-maple.png" and png.read_bytes()[:4] == b"\x89PNG"
