@@ -128,10 +128,11 @@ class WisScenario:
         return 1
 
     def brk1(self, base: int) -> int:
+        # sbrk, as will-it-scale's brk1 does: relative moves, each one atomic; a brk(brk() + P)
+        # raced (read, then move) and, with the GIL off, left a thread's page behind
         mm = self.mm
-        top = mm.brk()
-        mm.brk(top + P)
-        mm.brk(top)
+        mm.sbrk(P)
+        mm.sbrk(-P)
         return 2
 
     def worker(self, tid: int, iterations: int, barrier: threading.Barrier, errors: list[BaseException]) -> None:

@@ -46,7 +46,7 @@ the index is built with when ``index`` is a name or ``None``; with a ready-made
 index, ``lock`` may only name the kind it already carries, or be that very
 lock object: an index's lock is the mmap lock of every user of the index, so
 an address space never swaps it, ``ValueError``): ``mmap``, ``munmap``, ``mprotect``,
-``brk``, ``fault``, ``vmas``, ``rss``, ``stats``, ``check``; ``index``,
+``brk``, ``sbrk``, ``fault``, ``vmas``, ``rss``, ``stats``, ``check``; ``index``,
 ``policy``.  The policies reach back only through ``policy.FaultHandler``:
 ``fault_locked(addr, write)`` and ``fault_in(vma, addr, write)``.  Helpers ``can_merge``, ``merge_run``, ``page_work``;
 error ``AddressSpaceFull``.
@@ -348,28 +348,50 @@ class AddressSpace:
         """
         if new_end is None:
             return self._brk
-        if not is_int(new_end) or not self.start_brk <= new_end <= TASK_SIZE:
-            raise InvalidRangeError(f"brk({new_end!r}) must be an int in [start_brk={self.start_brk:#x}, TASK_SIZE]")
+        self._validate_break(new_end)
         with self._brk_mutex:
-            old_top, new_top = _align_up(self._brk), _align_up(new_end)
-            if new_top > old_top:
-                heap = VMA(old_top, new_top, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, _HEAP_NAME,
-                           old_top >> PAGE_SHIFT)
+            return self._move_break(new_end)
 
-                def grow(_: object) -> None:
-                    hit = self.index.intersection(old_top, new_top)
-                    if hit is not None:
-                        raise OverlapError(f"brk: {heap!r} would overlap {hit!r}", existing=hit)
-                    self._rewrite(old_top, new_top, drop=False, add=heap)
+    def sbrk(self, increment: int) -> int:
+        """Move the break by ``increment`` bytes (may be negative); returns the *old* break.
 
-                self.policy.mutate(lambda: (*_window(old_top, new_top), None), grow)
-            elif new_top < old_top:
-                self.policy.mutate(
-                    lambda: (new_top, old_top, None), lambda _: self._rewrite(new_top, old_top, drop=True, add=None)
-                )
-            self._brk = new_end
-            self.policy.count("brks")
-            return new_end
+        Read-and-move is one step under the break's mutex, as the kernel's
+        ``brk`` is under the mmap lock: threads calling ``sbrk(+P)`` then
+        ``sbrk(-P)`` always leave the break where it was, which ``brk(brk() + P)``
+        (a read, then a move) does not guarantee when threads race."""
+        if not is_int(increment):
+            raise InvalidRangeError(f"sbrk({increment!r}) needs an int increment")
+        with self._brk_mutex:
+            old = self._brk
+            self._validate_break(old + increment)
+            self._move_break(old + increment)
+            return old
+
+    def _validate_break(self, new_end: object) -> None:
+        if not is_int(new_end) or not self.start_brk <= new_end <= TASK_SIZE:  # type: ignore[operator]
+            raise InvalidRangeError(f"brk({new_end!r}) must be an int in [start_brk={self.start_brk:#x}, TASK_SIZE]")
+
+    def _move_break(self, new_end: int) -> int:
+        """The body of ``brk``; the caller holds ``_brk_mutex``."""
+        old_top, new_top = _align_up(self._brk), _align_up(new_end)
+        if new_top > old_top:
+            heap = VMA(old_top, new_top, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, _HEAP_NAME,
+                       old_top >> PAGE_SHIFT)
+
+            def grow(_: object) -> None:
+                hit = self.index.intersection(old_top, new_top)
+                if hit is not None:
+                    raise OverlapError(f"brk: {heap!r} would overlap {hit!r}", existing=hit)
+                self._rewrite(old_top, new_top, drop=False, add=heap)
+
+            self.policy.mutate(lambda: (*_window(old_top, new_top), None), grow)
+        elif new_top < old_top:
+            self.policy.mutate(
+                lambda: (new_top, old_top, None), lambda _: self._rewrite(new_top, old_top, drop=True, add=None)
+            )
+        self._brk = new_end
+        self.policy.count("brks")
+        return new_end
 
     def fault(self, addr: int, write: bool = False) -> VMA:
         """A page fault at ``addr``: the VMA, or ``SegmentationFault`` (unmapped / bad permission)."""

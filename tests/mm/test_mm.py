@@ -523,3 +523,32 @@ def test_overlapping_threads_keep_invariants(policy: str, lock: str) -> None:
     mm.check()
     assert live_requests(mm.index.lock) == 0
     assert all(v.start >= BASE for v in mm.vmas())
+
+
+def test_sbrk_is_read_and_move_in_one_step() -> None:
+    mm = AddressSpace("maple", policy="range")
+    start = mm.brk()
+    assert mm.sbrk(3 * PAGE_SIZE) == start and mm.brk() == start + 3 * PAGE_SIZE
+    assert mm.sbrk(-PAGE_SIZE) == start + 3 * PAGE_SIZE
+    with pytest.raises(InvalidRangeError):
+        mm.sbrk(-10 * PAGE_SIZE)  # below start_brk: refused, nothing moved
+    assert mm.brk() == start + 2 * PAGE_SIZE and len(mm.vmas()) == 1
+    with pytest.raises(InvalidRangeError):
+        mm.sbrk(1.5)  # type: ignore[arg-type]
+    # threads racing up and down one page each always leave the break where it started
+    barrier = threading.Barrier(4)
+
+    def churn() -> None:
+        barrier.wait()
+        for _ in range(300):
+            mm.sbrk(PAGE_SIZE)
+            mm.sbrk(-PAGE_SIZE)
+
+    threads = [threading.Thread(target=churn) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert mm.brk() == start + 2 * PAGE_SIZE
+    assert [(v.start, v.end) for v in mm.vmas()] == [(start, start + 2 * PAGE_SIZE)]
+    mm.check()
