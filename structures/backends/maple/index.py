@@ -162,6 +162,9 @@ class MapleIndex(InPlaceWriter, VMAIndex):
         self._subtree_depth = 0
         self._subtree_top: tuple[list[Node], list[int], Node, Node] | None = None
 
+    def _options(self) -> dict[str, Any]:
+        return {"leaf_slots": self.leaf_slots, "internal_slots": self.internal_slots}
+
     # ------------------------------------------------------------------
     # readers (lock-free: each loads self._root once)
     # ------------------------------------------------------------------

@@ -140,6 +140,9 @@ class XArrayIndex(VMAIndex):
         self._count = 0
         self._seqcount = SeqCount()  # write sections; restarts counted per thread
 
+    def _options(self) -> dict[str, Any]:
+        return {"chunk_shift": self.chunk_shift}
+
     def _commit(self) -> None:
         # the base calls this once at the end of every successful insert/remove/
         # replace/clear, so a whole replace(old, new) is one write section
