@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from structures import PAGE_SIZE, TASK_SIZE, VMA, InvalidRangeError, OverlapError, make_index
-from structures.base import NotEmptyError, VMAIndex
+from structures.base import WRITE_STATS, NotEmptyError, VMAIndex
 
 P = PAGE_SIZE
 
@@ -298,3 +298,29 @@ def test_dup_while_readers_and_a_writer_run(make: Any) -> None:
             t.join()
     assert not errors, errors[0]
     idx.check()
+# ----------------------------------------------------------------------
+# write_stats
+# ----------------------------------------------------------------------
+def test_write_stats_counts_and_resets(make: Any) -> None:
+    idx = make()
+    st = idx.write_stats()
+    assert set(st) in (set(), set(WRITE_STATS))
+    if not st:
+        return  # list and the peers do not count
+    assert all(st[k] == 0 for k in WRITE_STATS)
+    rng = random.Random(3)
+    vmas = layout(rng, 200)
+    for x in vmas:
+        idx.insert(x)
+    st = idx.write_stats(reset=True)
+    assert st["nodes_allocated"] >= 1
+    assert all(isinstance(st[k], int) and st[k] >= 0 for k in WRITE_STATS)
+    assert idx.write_stats() == dict.fromkeys(WRITE_STATS, 0)
+    child = idx.dup()
+    cst = child.write_stats()  # the copy's nodes are the child's: counted there, and only there
+    assert cst["nodes_allocated"] >= 1 and cst["nodes_freed"] == 0
+    assert cst["nodes_copied"] <= cst["nodes_allocated"]
+    assert idx.write_stats() == dict.fromkeys(WRITE_STATS, 0)
+    for x in vmas:
+        idx.remove(x)
+    assert idx.write_stats()["nodes_freed"] >= 1
