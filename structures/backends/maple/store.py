@@ -384,18 +384,21 @@ class InPlaceWriter(PathCopyWriter):
                 end = k + 2
             else:
                 return False
-        pivots: list[int] = []
-        slots: list[Any] = []
-        for c in range(first, end):
-            if c == k:
-                child_pivots, child_slots = new_pivots, new_slots
-            else:
-                child_pivots, child_slots = children[c].pivots, children[c].slots
-            if slots and slots[-1] is None and child_slots[0] is None:  # join the Nones across the boundary
-                del pivots[-1]
-                del slots[-1]
-            pivots += child_pivots
-            slots += child_slots
+        if end - first == 1:  # a split of the leaf alone: its new lists as they are
+            pivots, slots = new_pivots, new_slots
+        else:
+            pivots = []
+            slots = []
+            for c in range(first, end):
+                if c == k:
+                    child_pivots, child_slots = new_pivots, new_slots
+                else:
+                    child_pivots, child_slots = children[c].pivots, children[c].slots
+                if slots and slots[-1] is None and child_slots[0] is None:  # join the Nones across the boundary
+                    del pivots[-1]
+                    del slots[-1]
+                pivots += child_pivots
+                slots += child_slots
         total = len(slots)
         parts = -(-total // cap)
         if total // parts < self._leaf_fill_min:
@@ -411,9 +414,14 @@ class InPlaceWriter(PathCopyWriter):
         replaced = children[first:end]
         self._rebalances += 1
         # climb: the parent's new lists, spread up while they break the width/fill limits
-        piv_l = parent.pivots[:first] + lasts + parent.pivots[end:]
-        slot_l = children[:first] + leaves + children[end:]
-        gap_l = parent.gaps[:first] + gaps_ + parent.gaps[end:]  # type: ignore[index]
+        # (copy + slice store, not two slices + two concatenations: with the split-alone
+        # shortcut above, 37.9k -> 37.2k instructions per op, random build + teardown)
+        piv_l = parent.pivots.copy()
+        piv_l[first:end] = lasts
+        slot_l = children.copy()
+        slot_l[first:end] = leaves
+        gap_l = parent.gaps.copy()  # type: ignore[union-attr]
+        gap_l[first:end] = gaps_
         cap = self.internal_slots
         fill_min = self._internal_fill_min
         while True:
