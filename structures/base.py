@@ -5,9 +5,11 @@ Invariant
 An index holds a set of pairwise non-overlapping ``VMA`` values.  Every public
 method is thread-safe and linearizable, and a failed call changes nothing:
 
-* mutators (``insert``, ``remove``, ``replace``, ``clear``) validate fully,
-  then run their primitive under the index's internal writer mutex
-  (``_mutex``; the maple tree's ``ma_lock`` / the mm's ``page_table_lock``);
+* mutators (``insert``, ``remove``, ``replace``, ``clear``, ``bulk_load``)
+  validate fully, then run their primitive under the index's internal writer
+  mutex (``_mutex``; the maple tree's ``ma_lock`` / the mm's
+  ``page_table_lock``); ``dup`` copies under the same mutex (readers of the
+  original keep running where ``lockless_reads``);
 * readers run their primitive under the same mutex when the class says
   ``lockless_reads = False``; with ``lockless_reads = True`` they take no lock
   at all and the backend guarantees (copy-on-write, RCU-style) that a reader
@@ -29,6 +31,9 @@ Layout
       overlapping(s,e) ->    validate_range  ->   _mutex | none ->  _overlapping
       find_gap(...)    ->    lengths      ->   _mutex | none ->  _find_gap
       __iter__         ->                      per batch   ->    _batch_from
+      bulk_load(vmas)  ->    sorted, no   ->   _mutex      ->    _bulk_load (empty index)
+                             overlap, empty
+      dup()            ->                      _mutex      ->    _dup -> a new index
 
 Primitives a backend must supply (abstract)::
 
@@ -44,13 +49,38 @@ Derived primitives a backend may override with faster ones::
     _lookup(addr)  _intersection(start, end)  _overlapping(start, end)
     _find_gap(length, low, high, top_down)  _batch_from(addr, n)
     _commit()     end of every successful mutation (publish a COW version)
+    _bulk_load(vmas)  fill an empty index from sorted, non-overlapping VMAs
+                  (default: ``_insert`` one by one; trees build in O(n))
+    _dup()        an equal, independent index (default: ``_spawn()`` +
+                  ``_bulk_load`` of a snapshot; trees copy node by node)
+    _spawn()      an empty index of the same kind and options, fresh lock
+    _options()    the constructor options ``_spawn`` passes on (default none)
+
+Write cost (``write_stats``)
+----------------------------
+Like ``probe()`` for reads, a language-independent count of what writes cost.
+Backends that count bump four per-index counters, only ever with the writer
+mutex held (plain ints: no shared read-modify-write without the mutex):
+
+    nodes_allocated   every node object a write created (copies included)
+    nodes_copied      of those, the copies of one existing node (copy-on-write,
+                      ``dup``'s node-by-node copy)
+    nodes_freed       nodes unlinked (dead) by a write
+    rebalances        structural steps: a rotation (rbtree); a split, push,
+                      merge, borrow, boundary move or height change (maple);
+                      a height change (xarray, which never rebalances)
+
+``write_stats(reset=False)`` returns them (``{}`` for a backend that does not
+count: ``list`` and the peers, whose containers are not ours to instrument).
 
 API
 ---
-``insert``, ``remove``, ``replace``, ``find``, ``lookup``, ``find_prev``,
-``intersection``, ``overlapping``, ``find_gap``, ``__iter__``, ``__len__``,
-``__contains__``, ``clear``, ``check``, ``probe``, ``stats``, ``lock``,
-``name``, ``lockless_reads``, ``mutation_seq``.  For front ends stacked on an
+``insert``, ``remove``, ``replace``, ``bulk_load``, ``dup``, ``find``,
+``lookup``, ``find_prev``, ``intersection``, ``overlapping``, ``find_gap``,
+``__iter__``, ``__len__``, ``__contains__``, ``clear``, ``check``,
+``probe``, ``stats``, ``write_stats``, ``lock``, ``name``,
+``lockless_reads``, ``mutation_seq``; ``WRITE_STATS`` (the counter names),
+``NotEmptyError`` (``bulk_load`` into a non-empty index).  For front ends stacked on an
 index (``vmacache+X``): ``writer_mutex``, ``seqnum`` (the shared ``SeqNum``) and
 ``primitives`` (the bound primitives, no validation, no lock).
 """
@@ -72,15 +102,45 @@ from structures.vma import (
     InvariantError,
     NotMappedError,
     OverlapError,
+    VMAError,
     is_int,
     validate_addr,
     validate_length,
     validate_range,
 )
 
-__all__ = ["DEFAULT_LOCK", "LOCK_KINDS", "Primitives", "SeqNum", "VMAIndex", "make_lock"]
+__all__ = [
+    "DEFAULT_LOCK", "LOCK_KINDS", "WRITE_STATS", "NotEmptyError", "Primitives", "SeqNum", "VMAIndex", "make_lock",
+    "sorted_vmas",
+]
 
 _ITER_BATCH = 64
+
+#: the write-cost counters of ``VMAIndex.write_stats()``, in report order
+WRITE_STATS = ("nodes_allocated", "nodes_copied", "nodes_freed", "rebalances")
+
+
+class NotEmptyError(VMAError, ValueError):
+    """``bulk_load`` into an index that already holds VMAs (it only fills an empty one)."""
+
+
+def sorted_vmas(vmas: Iterable[VMA]) -> list[VMA]:
+    """``vmas`` as a list after checking what ``bulk_load`` needs: every item a ``VMA``,
+    ascending by start, none overlapping the one before; else ``TypeError``,
+    ``InvalidRangeError`` (out of order) or ``OverlapError`` naming both VMAs."""
+    items = list(vmas)
+    prev: VMA | None = None
+    for i, v in enumerate(items):
+        if type(v) is not VMA:
+            raise _bad_vma(v)
+        if prev is not None and v.start < prev.end:
+            if v.start < prev.start:
+                raise InvalidRangeError(
+                    f"bulk_load: VMA #{i} {v!r} starts below #{i - 1} {prev!r}: the input must be sorted by start"
+                )
+            raise OverlapError(f"bulk_load: VMA #{i} {v!r} overlaps #{i - 1} {prev!r}", existing=prev)
+        prev = v
+    return items
 
 
 class SeqNum:
@@ -154,6 +214,11 @@ class VMAIndex(ABC):
         self._mutex = threading.Lock()
         self.seqnum = SeqNum()
         self.lock = make_lock(lock)
+        # write-cost counters (see the module docstring); bumped with the mutex held
+        self._nodes_allocated = 0
+        self._nodes_copied = 0
+        self._nodes_freed = 0
+        self._rebalances = 0
 
     # ------------------------------------------------------------------
     # primitives
@@ -207,6 +272,45 @@ class VMAIndex(ABC):
 
     def _batch_from(self, addr: int, n: int) -> list[VMA]:
         return list(islice(self._iter_from(addr), n))
+
+    def _bulk_load(self, vmas: list[VMA]) -> None:
+        """Fill this empty index with ``vmas`` (sorted, non-overlapping, checked by the
+        caller).  The generic default inserts them one by one; trees override it with an
+        O(n) bottom-up build."""
+        insert = self._insert
+        for v in vmas:
+            insert(v)
+
+    def _options(self) -> dict[str, Any]:
+        """The constructor options that make an index like this one (``_spawn``)."""
+        return {}
+
+    def _spawn(self) -> VMAIndex:
+        """A new, empty index of this class with this one's options and a fresh lock of
+        the same kind (``fork``: the child's ``mmap_lock`` is its own)."""
+        return type(self)(**self._options(), lock=type(self.lock)())
+
+    def _dup(self) -> VMAIndex:
+        """An equal, independent copy (mutex held).  The generic default builds it from a
+        snapshot with ``_bulk_load``; trees override it with a node-by-node copy."""
+        child = self._spawn()
+        vmas = list(self._iter_from(0))
+        if vmas:
+            child._bulk_load(vmas)
+            child._commit()
+        return child
+
+    def _write_stats(self) -> dict[str, int]:
+        """The write-cost counters (``{}``: this backend does not count them)."""
+        return {
+            "nodes_allocated": self._nodes_allocated,
+            "nodes_copied": self._nodes_copied,
+            "nodes_freed": self._nodes_freed,
+            "rebalances": self._rebalances,
+        }
+
+    def _reset_write_stats(self) -> None:
+        self._nodes_allocated = self._nodes_copied = self._nodes_freed = self._rebalances = 0
 
     def _commit(self) -> None:  # noqa: B027 - an optional hook, empty by default
         """Called once at the end of every successful mutation, the mutex still held.
@@ -441,6 +545,42 @@ class VMAIndex(ABC):
             self._clear()
             self._commit()
             self.seqnum.value += 1  # after the publish: a cache tagged with the old seq is flushed (vmacache)
+
+    def bulk_load(self, vmas: Iterable[VMA]) -> None:
+        """Fill an empty index with ``vmas`` in O(n) (the kernel's bulk store / ``dup_mmap``).
+
+        ``vmas`` must be ``VMA`` values sorted by start and pairwise non-overlapping
+        (``TypeError``, ``InvalidRangeError``, ``OverlapError`` otherwise), and the
+        index empty (``NotEmptyError``); a refused call changes nothing.  The result
+        answers every query exactly as an index built by ``insert`` would; readers
+        see it appear at once (one publish, one ``mutation_seq`` bump)."""
+        items = sorted_vmas(vmas)
+        with self._mutex:
+            n = self._len()
+            if n:
+                raise NotEmptyError(f"bulk_load fills an empty index; this one holds {n} VMAs (use insert)")
+            if not items:
+                return
+            self._bulk_load(items)
+            self._commit()
+            self.seqnum.value += 1  # after the publish, as every mutator does
+
+    def dup(self) -> VMAIndex:
+        """An equal, independent index (``fork``'s ``dup_mmap``): same class, options and
+        VMAs, a fresh lock of the same kind and its own counters; mutating either never
+        shows in the other.  Copied with the writer mutex held, so writers wait while
+        readers of this index keep running where ``lockless_reads`` (RCU)."""
+        with self._mutex:
+            return self._dup()
+
+    def write_stats(self, reset: bool = False) -> dict[str, int]:
+        """The write-cost counters since creation or the last ``reset`` (see the module
+        docstring; ``{}`` for a backend that does not count), then reset them if asked."""
+        with self._mutex:
+            st = self._write_stats()
+            if reset:
+                self._reset_write_stats()
+        return dict(st)
 
     # ------------------------------------------------------------------
     # introspection

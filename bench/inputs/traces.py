@@ -51,7 +51,10 @@ Replay semantics (one ``AddressSpace`` per Linux ``mm``)
 --------------------------------------------------------
 * ``exec`` starts a new empty address space for PID; ``clone`` with
   ``CLONE_VM`` (threads, vfork) makes CHILD share the caller's space, without
-  it (fork) CHILD gets a copy of the caller's VMAs.  Every space ever created
+  it (fork) CHILD gets ``AddressSpace.fork()`` of the caller's: its index
+  duplicated the backend's way (``VMAIndex.dup``: maple node by node like
+  ``__mt_dup``), its break and page table copied (``ReplayResult.forks``
+  counts them).  Every space ever created
   is kept and reported (``ReplayResult.spaces``, labelled ``PID#n``).
 * ``seed`` and ``mmap`` -> ``mm.mmap(len, addr=ADDR, flags=FLAGS|MAP_FIXED)``
   (page-rounded), so the result is the kernel's address on every backend.
@@ -78,7 +81,6 @@ API
 
 from __future__ import annotations
 
-import contextlib
 import gzip
 import os
 import zlib
@@ -323,6 +325,7 @@ class ReplayResult:
     unexplained: int = 0
     errors: Counter[str] = field(default_factory=Counter)
     unknown_pid: int = 0
+    forks: int = 0  # clone events without CLONE_VM: address spaces duplicated by fork()
 
     def states(self) -> dict[str, list[Any]]:
         """label -> the final list of VMAs (what the backends must agree on)."""
@@ -369,12 +372,14 @@ class _Replayer:
         return mm
 
     def fork(self, parent: Any, child: int) -> None:
-        """fork(): the child's space is a copy of the parent's VMAs and break."""
-        mm = self.new_space(child, parent.start_brk)
-        with contextlib.suppress(VMAError):  # the copies below replace whatever brk made
-            mm.brk(parent.brk())
-        for v in parent.index.to_list():
-            mm.mmap(v.end - v.start, addr=v.start, prot=v.prot, flags=v.flags | MAP_FIXED, name=v.name, pgoff=v.pgoff)
+        """fork(): the child's space is ``parent.fork()`` -- ``dup_mmap``: the parent's
+        index duplicated the backend's own way (``VMAIndex.dup``), its break and page
+        table copied, a fresh lock and policy of the same kinds."""
+        mm = parent.fork()
+        self.gen[child] += 1
+        self.result.spaces[f"{child}#{self.gen[child]}"] = mm
+        self.mm_of[child] = mm
+        self.result.forks += 1
 
     def mremap(self, mm: Any, old: int, oldlen: int, newlen: int, flags: int, addr: int) -> None:
         oldlen, newlen = _page_up(oldlen), _page_up(newlen)

@@ -21,7 +21,13 @@ the time per operation (``inner_loops = 2 * CHURN``).
 Cases: orders x sizes x backends, plus ``churn`` x sizes x backends; with
 ``--fast`` only ``random`` and ``churn``.  Untimed metadata on the build
 cases: ``bytes_per_vma`` (``tracemalloc`` growth while building, VMA objects
-excluded) and ``stats_bytes_per_vma`` (the index's own estimate).
+excluded) and ``stats_bytes_per_vma`` (the index's own estimate); and the
+write cost, language independent like ``probe()`` for reads, from one
+build and teardown in the case's order (``VMAIndex.write_stats()``, for the
+backends that count it): ``insert_<counter>`` per insert and
+``remove_<counter>`` per remove, for the counters ``nodes_allocated``,
+``nodes_copied``, ``nodes_freed`` and ``rebalances``; on the churn cases
+``churn_<counter>`` per operation.
 
 Names: ``insert/build+remove/<order>/n=<n>/<backend>``,
 ``insert/churn/random/n=<n>/<backend>``.
@@ -73,7 +79,16 @@ def _case(backend: str, n: int, order: str, seed: int) -> Case:
         return time.perf_counter() - t0
 
     def measure() -> dict[str, Any]:
-        return memory_per_vma(backend, state.get()[0])
+        vmas, new_index = state.get()
+        out = memory_per_vma(backend, vmas)
+        idx = new_index()
+        for v in vmas:
+            idx.insert(v)
+        out.update(_per_op("insert", idx.write_stats(reset=True), len(vmas)))
+        for v in vmas:
+            idx.remove(v)
+        out.update(_per_op("remove", idx.write_stats(reset=True), len(vmas)))
+        return out
 
     return MeasuredCase(
         case_name(SUITE, OP, order, n, backend),
@@ -85,6 +100,11 @@ def _case(backend: str, n: int, order: str, seed: int) -> Case:
 
 
 CHURN = 1024
+
+
+def _per_op(prefix: str, stats: dict[str, int], ops: int) -> dict[str, float]:
+    """Write-cost counters divided by the number of operations, as metadata keys."""
+    return {f"{prefix}_{k}": round(v / max(1, ops), 4) for k, v in stats.items()}
 
 
 def _churn_case(backend: str, n: int, seed: int) -> Case:
@@ -108,8 +128,17 @@ def _churn_case(backend: str, n: int, seed: int) -> Case:
                 insert(v)
         return time.perf_counter() - t0
 
-    return Case(case_name(SUITE, "churn", "random", n, backend), time_func,
-                base_metadata(SUITE, "churn", "random", n, backend, seed), inner_loops=2 * CHURN)  # fmt: skip
+    def measure() -> dict[str, Any]:
+        idx, victims = state.get()
+        idx.write_stats(reset=True)
+        for v in victims:
+            idx.remove(v)
+            idx.insert(v)
+        return _per_op("churn", idx.write_stats(reset=True), 2 * len(victims))
+
+    return MeasuredCase(case_name(SUITE, "churn", "random", n, backend), time_func,
+                        base_metadata(SUITE, "churn", "random", n, backend, seed), inner_loops=2 * CHURN,
+                        measure=measure)  # fmt: skip
 
 
 def cases(opts: SuiteOptions) -> list[Case]:

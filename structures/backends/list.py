@@ -19,7 +19,9 @@ Layout
 Every other backend's tests compare against this one, so it stays simple and
 obviously right; its ``find_gap`` is the plain neighbour walk of the base class
 (O(n) in the worst case) — the speed every tree's gap search is measured
-against.
+against.  ``bulk_load`` takes the sorted input as the two lists; ``dup`` is two
+slices (the flat structure's natural copy).  It keeps no write-cost counters:
+an insert is one C ``memmove`` of the tail (``write_stats()`` is ``{}``).
 
 API
 ---
@@ -96,6 +98,20 @@ class ListIndex(VMAIndex):
 
     def _len(self) -> int:
         return len(self._vmas)
+
+    def _bulk_load(self, vmas: list[VMA]) -> None:
+        self._ends = [v.end for v in vmas]
+        self._vmas = list(vmas)
+
+    def _dup(self) -> VMAIndex:
+        child = self._spawn()
+        assert isinstance(child, ListIndex)
+        child._ends = self._ends[:]
+        child._vmas = self._vmas[:]
+        return child
+
+    def _write_stats(self) -> dict[str, int]:
+        return {}
 
     def _clear(self) -> None:
         self._ends.clear()

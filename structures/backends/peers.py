@@ -27,7 +27,12 @@ API
 ``BintreesIndex`` (``bintrees``): the full ``VMAIndex`` interface.  Their
 ``find_gap`` is the base class's neighbour walk: neither container can answer
 "largest gap in this subtree", which is exactly the augmentation the kernel's
-trees add.
+trees add.  ``bulk_load`` and ``dup`` use each container's own means:
+``SortedKeyList.update`` (slices the sorted input into sublists: O(n) on
+sorted data; ``dup`` updates an empty list of the same load factor from this
+one, which is what ``copy()`` does) and ``RBTree.update`` / ``copy`` (bintrees has no bulk
+build: one ``insert`` per item, ``copy`` re-inserts in pre-order).  Neither
+counts write costs (``write_stats()`` is ``{}``).
 """
 
 from __future__ import annotations
@@ -61,9 +66,25 @@ class SortedContainersIndex(VMAIndex):
 
     def __init__(self, *, load: int = 1000, lock: object = None) -> None:
         super().__init__(lock=lock)
+        self._load = load
         self._list = SortedKeyList(key=_end)
         if load != 1000:
             self._list._reset(load)
+
+    def _options(self) -> dict[str, Any]:
+        return {"load": self._load}
+
+    def _bulk_load(self, vmas: list[VMA]) -> None:
+        self._list.update(vmas)
+
+    def _dup(self) -> VMAIndex:
+        child = self._spawn()
+        assert isinstance(child, SortedContainersIndex)
+        child._list.update(self._list)  # what copy() does, into a list that keeps our load factor
+        return child
+
+    def _write_stats(self) -> dict[str, int]:
+        return {}
 
     def _insert(self, vma: VMA) -> None:
         self._list.add(vma)
@@ -136,6 +157,18 @@ class BintreesIndex(VMAIndex):
     def __init__(self, *, lock: object = None) -> None:
         super().__init__(lock=lock)
         self._tree = RBTree()
+
+    def _bulk_load(self, vmas: list[VMA]) -> None:
+        self._tree.update((v.end, v) for v in vmas)
+
+    def _dup(self) -> VMAIndex:
+        child = self._spawn()
+        assert isinstance(child, BintreesIndex)
+        child._tree = self._tree.copy()
+        return child
+
+    def _write_stats(self) -> dict[str, int]:
+        return {}
 
     def _insert(self, vma: VMA) -> None:
         self._tree.insert(vma.end, vma)

@@ -42,7 +42,10 @@ end ``vmacache``, e.g. ``make_index("vmacache+rbtree")``); ``hash="page"`` is
 the 3.15 ``PAGE_SHIFT`` variant.  ``stats()`` adds ``cache_calls``,
 ``cache_hits``, ``cache_flushes``, ``hit_rate``, ``cache_slots``,
 ``cache_threads``; ``cache_stats()`` returns only those; ``flush_cache()``
-invalidates every thread's slots; ``inner`` is X.
+invalidates every thread's slots; ``inner`` is X.  ``bulk_load`` and
+``write_stats`` are X's; ``dup()`` is a fresh front end (empty caches, the same
+slots and hash, a fresh lock of the same kind) over ``X.dup()``, as a forked
+child starts with an empty ``vmacache``.
 """
 
 from __future__ import annotations
@@ -288,6 +291,15 @@ class VMACacheIndex(VMAIndex):
 
     def clear(self) -> None:
         self._inner.clear()
+
+    def bulk_load(self, vmas: Iterable[VMA]) -> None:
+        self._inner.bulk_load(vmas)  # bumps the shared seqnum: every thread's slots go stale
+
+    def dup(self) -> VMAIndex:
+        return VMACacheIndex(self._inner.dup(), slots=self._nslots, hash=self.hash, lock=type(self.lock)())
+
+    def write_stats(self, reset: bool = False) -> dict[str, int]:
+        return self._inner.write_stats(reset)
 
     def check(self) -> None:
         self._inner.check()

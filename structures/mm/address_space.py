@@ -46,8 +46,15 @@ the index is built with when ``index`` is a name or ``None``; with a ready-made
 index, ``lock`` may only name the kind it already carries, or be that very
 lock object: an index's lock is the mmap lock of every user of the index, so
 an address space never swaps it, ``ValueError``): ``mmap``, ``munmap``, ``mprotect``,
-``brk``, ``sbrk``, ``fault``, ``vmas``, ``rss``, ``stats``, ``check``; ``index``,
-``policy``.  The policies reach back only through ``policy.FaultHandler``:
+``brk``, ``sbrk``, ``fault``, ``fork``, ``vmas``, ``rss``, ``stats``, ``check``;
+``index``, ``policy``.  ``fork()`` is ``dup_mmap``: with the parent's break
+mutex and its mmap lock held for write (mutations and locked faults wait, as
+the kernel's ``mmap_write_lock(oldmm)`` makes them), the child gets
+``index.dup()`` (each backend's own copy: maple node by node, rbtree its
+shape, xarray its nodes, list a slice), a copy of the page table and the
+break, the same mmap layout and page work, and a fresh lock policy of the
+same kind over its own fresh lock; nothing is shared after.  The policies
+reach back only through ``policy.FaultHandler``:
 ``fault_locked(addr, write)`` and ``fault_in(vma, addr, write)``.  Helpers ``can_merge``, ``merge_run``, ``page_work``;
 error ``AddressSpaceFull``.
 """
@@ -392,6 +399,23 @@ class AddressSpace:
         self._brk = new_end
         self.policy.count("brks")
         return new_end
+
+    def fork(self) -> AddressSpace:
+        """``fork()``: a child address space equal to this one and independent of it (see
+        the module docstring); this one is unchanged."""
+        with self._brk_mutex, self.index.lock.write():  # brk() takes them in this order too
+            child = AddressSpace(
+                self.index.dup(),
+                type(self.policy),
+                self.page_work,
+                mmap_base=self.mmap_base,
+                mmap_min_addr=self.mmap_min_addr,
+                start_brk=self.start_brk,
+            )
+            child._brk = self._brk
+            child._pages = dict(self._pages)  # copy_page_range: one dict copy (atomic)
+        self.policy.count("forks")
+        return child
 
     def fault(self, addr: int, write: bool = False) -> VMA:
         """A page fault at ``addr``: the VMA, or ``SegmentationFault`` (unmapped / bad permission)."""

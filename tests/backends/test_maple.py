@@ -242,12 +242,12 @@ def test_dump_and_small_trees_attach_it_to_check_errors() -> None:
     m = MapleIndex(leaf_slots=4, internal_slots=4)
     for i in range(6):
         m.insert(_vma(3 * i, 2))
+    # an ascending build: each split at the right edge leaves a full leaf behind
     assert m._dump().splitlines() == [
-        "root node [0x0, 0x7fffffffffff] gaps=[0x1000, 0x1000, 0x1000, 0x7ffffffef000]",
-        "  root/0 leaf [0x0, 0x4fff] V:0x1fff .:0x2fff V:0x4fff",
-        "  root/1 leaf [0x5000, 0x8fff] .:0x5fff V:0x7fff .:0x8fff",
-        "  root/2 leaf [0x9000, 0xdfff] V:0xafff .:0xbfff V:0xdfff",
-        "  root/3 leaf [0xe000, 0x7fffffffffff] .:0xefff V:0x10fff .:0x7fffffffffff",
+        "root node [0x0, 0x7fffffffffff] gaps=[0x1000, 0x1000, 0x7ffffffef000]",
+        "  root/0 leaf [0x0, 0x5fff] V:0x1fff .:0x2fff V:0x4fff .:0x5fff",
+        "  root/1 leaf [0x6000, 0xbfff] V:0x7fff .:0x8fff V:0xafff .:0xbfff",
+        "  root/2 leaf [0xc000, 0x7fffffffffff] V:0xdfff .:0xefff V:0x10fff .:0x7fffffffffff",
     ]
     m.check()
     assert MapleIndex()._dump() == "root leaf [0x0, 0x7fffffffffff] .:0x7fffffffffff"

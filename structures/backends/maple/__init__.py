@@ -3,8 +3,9 @@
 ``node``   node layout, geometry, gap arithmetic, stats, ``dump``
 ``gap``    gap search (``mas_empty_area`` and its reverse) over the nodes
 ``check``  the from-scratch sub-checks ``MapleIndex.check()`` runs
-``cow``    copy-on-write writers (path copying) for height changes and replace
-``store``  the publishing writers: fast path, one-parent rebuild, ``_publish``
+``cow``    copy-on-write writers (path copying): replace, clear, Nones joining across parents
+``store``  the publishing writers: fast path, climbing rebuild, ``_publish``
+``bulk``   whole-tree builders: the dense bulk build and the node-by-node copy (``dup``)
 ``index``  ``MapleIndex``: readers, the ``VMAIndex`` methods
 """
 

@@ -2,10 +2,11 @@
 
 Invariant
 ---------
-Used for the writes the in-place paths of ``structures.backends.maple.store`` cannot do: a
-leaf's parent changes shape (splits, merges, borrows reaching above the
-parent), the height changes, ``replace`` (one publish for the whole
-replacement) and ``clear``.  Every node it edits is a private copy: ``gen ==
+Used for the writes the publishing paths of ``structures.backends.maple.store`` cannot
+do: a None that must join the neighbouring leaf's None under another parent
+(``_join_nulls`` moves the leaf boundary), a window that cannot keep the
+minimum fill, ``replace`` (one publish for the whole replacement) and
+``clear``.  Every node it edits is a private copy: ``gen ==
 self._gen`` marks a copy made by the running write, anything else is
 published and is copied (``_copy``) before being touched.  Nothing here makes
 a node visible; ``store.InPlaceWriter._publish`` does, with one reference store:
@@ -72,10 +73,16 @@ class PathCopyWriter:
     _deferring: set[int]
     _subtree_depth: int
     _subtree_top: tuple[list[Node], list[int], Node, Node] | None
+    _nodes_allocated: int
+    _nodes_copied: int
+    _nodes_freed: int
+    _rebalances: int
 
     def _copy(self, node: Node) -> Node:
         """A private copy of a published node (copy-on-write); the original dies at publish."""
         self._replaced.append(node)
+        self._nodes_allocated += 1
+        self._nodes_copied += 1
         gaps = node.gaps
         return Node(node.pivots.copy(), node.slots.copy(), None if gaps is None else gaps.copy(), node.leaf, self._gen)
 
@@ -232,11 +239,14 @@ class PathCopyWriter:
         n = len(root.slots)
         if n > (self.leaf_slots if root.leaf else self.internal_slots):
             new_root = Node([LAST], [root], [0], False, self._gen)
+            self._nodes_allocated += 1
+            self._rebalances += 1
             self._redistribute(new_root, 0, 1, 2, 0)  # height + 1
             self._wroot = new_root
             moved = True
         elif not root.leaf and n == 1:
             self._wroot = root.slots[0]  # height - 1 (root is private: nothing to kill)
+            self._rebalances += 1
         return moved
 
     def _overflow(self, parent: Node, i: int, parent_min: int, cap: int) -> None:
@@ -280,6 +290,8 @@ class PathCopyWriter:
             new_gaps.append(node_gap(node, node_min))
             node_min = pivots[b - 1] + 1
             a = b
+        self._nodes_allocated += parts
+        self._rebalances += 1
         parent.slots[i : i + count] = new
         parent.pivots[i : i + count] = new_lasts
         gaps = parent.gaps
@@ -326,6 +338,7 @@ class PathCopyWriter:
         slots = a.slots[:-1] + b.slots
         k = len(slots) // 2
         boundary = pivots[k - 1]  # the new boundary: A's node_last
+        self._rebalances += 1
         a.pivots, a.slots = pivots[:k], slots[:k]
         b.pivots, b.slots = pivots[k:], slots[k:]
         d = 0  # the lowest common ancestor holds the boundary pivot

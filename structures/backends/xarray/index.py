@@ -33,10 +33,9 @@ skips unmarked subtrees at every level.  Marks die with their VMA (a
 Lock-free readers (``lockless_reads = True``)
 ----------------------------------------------
 Writers hold the index mutex, publish every slot change with one reference
-store (a new node is filled before the store that links it), mark every
-unlinked node ``dead`` and never touch a dead node again.  A VMA is several
-blocks, written one by one, so a single reference store cannot make its
-insertion atomic; every write therefore runs inside a *write section* of the
+store, mark every unlinked node ``dead`` and never touch a dead node again.
+A VMA is several blocks, written in one walk (``store``), so a single
+reference store cannot make its insertion atomic; every write therefore runs inside a *write section* of the
 index's ``SeqCount`` (``structures.lib.seqcount``): ``seq`` becomes odd before
 the first store and even after the last.  A reader samples ``seq`` (waits
 while odd), walks, and accepts its answer only if ``seq`` is unchanged (the
@@ -82,8 +81,17 @@ Layout
     reads:  no lock; raw walks of .scan under SeqCount.read
 
 Modules: ``node`` (nodes, constants, ``blocks_of``, stats, dump), ``scan``
-(the raw walks), ``check`` (the sub-checks ``check()`` runs), this one (the
-index: tree surgery, write sections, readers, marks).
+(the raw walks), ``store`` (the writers' tree surgery: one walk per VMA,
+the bulk build, the node copy of ``dup``), ``check`` (the sub-checks
+``check()`` runs), this one (the index: write sections, readers, marks).
+
+Writes: ``insert`` is one walk that checks the pages are free on its way
+down and stores the VMA's blocks (``store.XArrayWriter._store``); ``remove``
+looks the VMA up, then erases it in one walk, freeing emptied nodes and
+lowering the root.  ``bulk_load`` stores the sorted VMAs from a cursor in one
+write section; ``dup`` copies node by node (``_copy_tree``).
+``write_stats``: nodes allocated and freed, rebalances = height changes (a
+radix tree never rebalances).
 
 API
 ---
@@ -108,21 +116,30 @@ from structures.backends.xarray.node import (
     XA_MARK_0,
     XA_MAX_MARKS,
     XANode,
-    XASibling,
     blocks_of,
     dump,
     entry_vma,
     tree_stats,
 )
 from structures.backends.xarray.scan import collect, find_entry, find_prev_entry, gap_search, load, mark_of, marked
+from structures.backends.xarray.store import XArrayWriter
 from structures.base import VMAIndex
 from structures.lib.seqcount import SeqCount, Torn
-from structures.vma import PAGE_SHIFT, TASK_SIZE, VMA, InvariantError, NotMappedError, validate_addr, validate_range
+from structures.vma import (
+    PAGE_SHIFT,
+    TASK_SIZE,
+    VMA,
+    InvariantError,
+    NotMappedError,
+    OverlapError,
+    validate_addr,
+    validate_range,
+)
 
 __all__ = ["XArrayIndex"]
 
 
-class XArrayIndex(VMAIndex):
+class XArrayIndex(XArrayWriter, VMAIndex):
     """Radix tree keyed by page number, multi-index entries, lock-free readers."""
 
     name = "xarray"
@@ -140,93 +157,17 @@ class XArrayIndex(VMAIndex):
         self._count = 0
         self._seqcount = SeqCount()  # write sections; restarts counted per thread
 
+    def _options(self) -> dict[str, Any]:
+        return {"chunk_shift": self.chunk_shift}
+
     def _commit(self) -> None:
         # the base calls this once at the end of every successful insert/remove/
         # replace/clear, so a whole replace(old, new) is one write section
         self._seqcount.end()
 
     # ------------------------------------------------------------------
-    # tree surgery (writer side, mutex held, inside a write section)
+    # primitives: mutators (tree surgery in .store; inside a write section)
     # ------------------------------------------------------------------
-    def _fix_up(self, node: XANode) -> None:
-        """Propagate ``node``'s full/mark summary bits to its ancestors."""
-        all_slots = self._all_slots
-        while True:
-            parent = node.parent
-            if parent is None:
-                return
-            bit = 1 << node.offset
-            changed = False
-            want = bit if node.full == all_slots else 0
-            if parent.full & bit != want:
-                parent.full ^= bit
-                changed = True
-            parent_marks, node_marks = parent.marks, node.marks
-            for m in range(XA_MAX_MARKS):
-                want = bit if node_marks[m] else 0
-                if parent_marks[m] & bit != want:
-                    parent_marks[m] ^= bit
-                    changed = True
-            if not changed:
-                return
-            node = parent
-
-    def _grow_for(self, last: int, order: int) -> XANode:
-        """Make the root reach page ``last`` (inclusive) and hold blocks of ``order``; the root."""
-        chunk_shift = self.chunk_shift
-        root = self._root
-        if root is None:
-            shift = (order // chunk_shift) * chunk_shift
-            while last >> (shift + chunk_shift):
-                shift += chunk_shift
-            root = XANode(shift, 0, None, chunk_shift)
-            self._root = root
-            return root
-        while last >> root.reach or order >= root.reach:
-            new = XANode(root.shift + chunk_shift, 0, None, chunk_shift)
-            new.slots[0] = root
-            new.count = 1
-            new.present = 1
-            new.full = 1 if root.full == self._all_slots else 0
-            for m in range(XA_MAX_MARKS):
-                new.marks[m] = 1 if root.marks[m] else 0
-            root.parent = new
-            root.offset = 0
-            self._root = new  # publish: one reference store
-            root = new
-        return root
-
-    def _store_block(self, index: int, order: int, vma: VMA) -> None:
-        chunk_shift = self.chunk_shift
-        mask = self._mask
-        node = self._grow_for(index + (1 << order) - 1, order)
-        shift = (order // chunk_shift) * chunk_shift
-        while node.shift > shift:
-            off = (index >> node.shift) & mask
-            child = node.slots[off]
-            if child is None:
-                child = XANode(node.shift - chunk_shift, off, node, chunk_shift)
-                bit = 1 << off
-                node.count += 1
-                node.present |= bit
-                node.slots[off] = child  # publish the (empty) child
-            elif type(child) is not XANode:
-                raise InvariantError(f"xarray store: slot {off} of {node!r} holds {child!r} over free pages")
-            node = child
-        off = (index >> shift) & mask
-        n = 1 << (order - shift)
-        slots = node.slots
-        if n > 1:
-            sib = XASibling(vma, off)
-            for j in range(off + 1, off + n):
-                slots[j] = sib
-        slots[off] = vma
-        bits = ((1 << n) - 1) << off
-        node.count += n
-        node.present |= bits
-        node.full |= bits
-        self._fix_up(node)
-
     def _node_for_block(self, index: int, order: int) -> XANode:
         shift = (order // self.chunk_shift) * self.chunk_shift
         node = self._root
@@ -239,59 +180,51 @@ class XArrayIndex(VMAIndex):
             raise InvariantError(f"xarray: no node at shift {shift} for block {index:#x}/{order}")
         return node
 
-    def _erase_block(self, index: int, order: int) -> None:
-        node = self._node_for_block(index, order)
-        off = (index >> node.shift) & self._mask
-        n = 1 << (order - node.shift)
-        slots = node.slots
-        for j in range(off + n - 1, off, -1):
-            slots[j] = None
-        slots[off] = None
-        keep = ~(((1 << n) - 1) << off)
-        node.count -= n
-        node.present &= keep
-        node.full &= keep
-        for m in range(XA_MAX_MARKS):
-            node.marks[m] &= keep
-        self._prune(node)
+    def insert(self, vma: VMA) -> None:
+        """``VMAIndex.insert`` in one walk: the store checks the pages are free on its way
+        (the base walks ``_find`` first), inside a write section opened by bumping
+        ``seq`` itself (no read inside: the writer's id is not needed)."""
+        if type(vma) is not VMA:
+            super().insert(vma)  # raises the base class's TypeError
+            return
+        with self._mutex:
+            seqcount = self._seqcount
+            seqcount.seq += 1  # odd: a write is in progress
+            try:
+                stored = self._store(vma, vma.start >> PAGE_SHIFT, vma.end >> PAGE_SHIFT, True)
+                if stored:
+                    self._count += 1
+            finally:
+                seqcount.seq += 1  # even: published
+            if not stored:
+                hit = self._intersection(vma.start, vma.end)
+                raise OverlapError(f"{vma!r} overlaps stored {hit!r}", existing=hit)
+            self.seqnum.value += 1  # after the publish, as the base does
 
-    def _prune(self, node: XANode) -> None:
-        """Free ``node`` and its ancestors while empty, fix summaries, then shrink the root."""
-        while node.count == 0:
-            node.dead = True
-            parent = node.parent
-            if parent is None:
-                self._root = None
-                return
-            off = node.offset
-            parent.slots[off] = None
-            keep = ~(1 << off)
-            parent.count -= 1
-            parent.present &= keep
-            parent.full &= keep
-            for m in range(XA_MAX_MARKS):
-                parent.marks[m] &= keep
-            node = parent
-        self._fix_up(node)
-        self._shrink()
+    def remove(self, vma: VMA) -> None:
+        """``VMAIndex.remove`` with the erase in a write section opened by bumping ``seq``."""
+        if type(vma) is not VMA:
+            super().remove(vma)  # raises the base class's TypeError
+            return
+        with self._mutex:
+            cur = self._lookup(vma.start)
+            if cur is not vma and cur != vma:
+                if cur is not None and cur.start == vma.start and cur.end == vma.end:
+                    raise NotMappedError(f"{vma!r} is not stored (the range holds {cur!r})")
+                raise NotMappedError(f"{vma!r} is not stored")
+            seqcount = self._seqcount
+            seqcount.seq += 1
+            try:
+                self._erase(vma.start >> PAGE_SHIFT, vma.end >> PAGE_SHIFT)
+                self._count -= 1
+            finally:
+                seqcount.seq += 1
+            self.seqnum.value += 1
 
-    def _shrink(self) -> None:
-        root = self._root
-        while root is not None and root.count == 1 and type(root.slots[0]) is XANode:
-            child: XANode = root.slots[0]
-            child.parent = None
-            self._root = child  # publish, then retire the old root
-            root.dead = True
-            root = child
-
-    # ------------------------------------------------------------------
-    # primitives: mutators
-    # ------------------------------------------------------------------
     def _insert(self, vma: VMA) -> None:
         self._seqcount.begin()
         try:
-            for index, order in blocks_of(vma.start >> PAGE_SHIFT, vma.end >> PAGE_SHIFT):
-                self._store_block(index, order, vma)
+            self._store(vma, vma.start >> PAGE_SHIFT, vma.end >> PAGE_SHIFT)
             self._count += 1
         except BaseException:
             self._seqcount.end()  # never leave readers waiting on a failed write
@@ -300,8 +233,7 @@ class XArrayIndex(VMAIndex):
     def _remove(self, vma: VMA) -> None:
         self._seqcount.begin()
         try:
-            for index, order in blocks_of(vma.start >> PAGE_SHIFT, vma.end >> PAGE_SHIFT):
-                self._erase_block(index, order)
+            self._erase(vma.start >> PAGE_SHIFT, vma.end >> PAGE_SHIFT)
             self._count -= 1
         except BaseException:
             self._seqcount.end()
@@ -315,11 +247,31 @@ class XArrayIndex(VMAIndex):
             while stack:
                 node = stack.pop()
                 node.dead = True
+                self._nodes_freed += 1
                 stack.extend(x for x in node.slots if type(x) is XANode)
             self._count = 0
         except BaseException:
             self._seqcount.end()
             raise
+
+    def _bulk_load(self, vmas: list[VMA]) -> None:
+        """Every VMA stored from a cursor (``store._bulk_store``), in one write section,
+        with no overlap check (the base validated the sorted input)."""
+        self._seqcount.begin()
+        try:
+            self._bulk_store(vmas)
+            self._count += len(vmas)
+        except BaseException:
+            self._seqcount.end()
+            raise
+
+    def _dup(self) -> VMAIndex:
+        child = self._spawn()
+        assert isinstance(child, XArrayIndex)
+        if self._root is not None:
+            child._root = child._copy_tree(self._root)
+            child._count = self._count
+        return child
 
     # ------------------------------------------------------------------
     # primitives: readers (raw walks of .scan under the seqcount)
