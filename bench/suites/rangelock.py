@@ -38,8 +38,9 @@ Beside the locks, two ceilings (``disjoint`` and ``adjacent`` only, where no
 two threads ever meet): ``private`` — each thread its own ``threading.Lock``,
 created by that thread (nothing shared at all); ``regions`` — one shared
 object whose ``write(start, end)`` hands each thread the ``threading.Lock`` of
-its own region (what any shared lock object costs on a free-threaded build:
-the object and its table are touched by every thread).  pyperf's value is
+its 1 GiB region (what any shared lock object costs on a free-threaded build:
+the object and its table are touched by every thread; ``adjacent`` threads
+share one region's lock, so there it is a shared mutex).  pyperf's value is
 seconds per op of the aggregate (``T x CONTENDED_OPS`` ops per loop), so
 ``1 / value`` is ops/s; ``vmalab compare`` shows the scaling table.
 
@@ -59,7 +60,7 @@ from typing import Any
 
 from bench.suites import Case, SuiteOptions
 from structures.locks import LOCK_KINDS, make_lock
-from structures.vma import PAGE_SIZE, PMD_SHIFT, TASK_SIZE
+from structures.vma import PAGE_SIZE, TASK_SIZE
 
 SUITE = "rangelock"
 DESCRIPTION = "acquire+release cost of the locks alone, and T threads hammering disjoint/overlapping tiny ranges"
@@ -124,19 +125,22 @@ def _case(kind: str, mode: str, span: str, held: int) -> Case:
 # contended
 # ----------------------------------------------------------------------
 class RegionLocks:
-    """The ``regions`` ceiling: a shared object handing each caller the ``threading.Lock`` of its region."""
+    """The ``regions`` ceiling: a shared object handing each caller the ``threading.Lock`` of its region.
 
-    def __init__(self, shift: int = PMD_SHIFT) -> None:
+    Regions are 1 GiB (the ``disjoint`` pattern's stride), indexed into a list,
+    not a dict: on 3.13t a dict lookup whose stored key is an int computed by
+    another thread costs ~60 us from a worker thread (measured; a constant key
+    costs 0.1 us), which would measure that, not the sharing.
+    """
+
+    SLOTS = 64
+
+    def __init__(self, shift: int = 30) -> None:
         self._shift = shift
-        self._locks: dict[int, threading.Lock] = {}
-        self._mutex = threading.Lock()
+        self._locks = [threading.Lock() for _ in range(self.SLOTS)]
 
     def write(self, start: int, end: int) -> threading.Lock:
-        lock = self._locks.get(start >> self._shift)
-        if lock is None:  # first use of the region (set-up, before the timed loops)
-            with self._mutex:
-                lock = self._locks.setdefault(start >> self._shift, threading.Lock())
-        return lock
+        return self._locks[(start >> self._shift) & (self.SLOTS - 1)]
 
 
 def contended_range(pattern: str, tid: int) -> tuple[int, int]:
@@ -164,9 +168,6 @@ class Contended:
         self.threads = threads
         self.shared: Any = RegionLocks() if kind == "regions" else None if kind == "private" else make_lock(kind)
         self.ranges = [contended_range(pattern, i) for i in range(threads)]
-        if isinstance(self.shared, RegionLocks):
-            for s, e in self.ranges:
-                self.shared.write(s, e)  # make every region's lock now, outside the timed loops
         self.done = [0] * threads
 
     def worker(self, tid: int, ops: int, barrier: threading.Barrier) -> None:

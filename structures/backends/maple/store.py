@@ -142,7 +142,8 @@ class InPlaceWriter(PathCopyWriter):
         here, computing the leaf's ``node_min`` on the way, and so is the publish
         (``_replace_child``'s stores); with the same in ``_remove_at`` and the climbing
         ``_rebuild``: 38.8k -> 37.4k instructions per insert/remove op (10k VMAs, random
-        order, callgrind), then 37.2k with the scratch path lists."""
+        order, callgrind), then 37.2k with the scratch path lists, and 36.8k keeping the
+        pivot below the leaf rather than adding 1 to it at every level."""
         start, last = vma.start, vma.end - 1
         if self._wroot is not self._root or (self._deferring and threading.get_ident() in self._deferring):
             self._insert_slow(vma)  # inside replace (validated): path copy, one publish at the end
@@ -151,16 +152,17 @@ class InPlaceWriter(PathCopyWriter):
         parents = self._path_nodes  # scratch, reused by every write (the mutex is held)
         idxs = self._path_idxs
         depth = 0
-        node_min = 0
+        below = -1  # the last pivot below the leaf's range: node_min - 1 (no long add per level)
         while not node.leaf:
             piv = node.pivots
             i = bisect_left(piv, start)
             if i:
-                node_min = piv[i - 1] + 1
+                below = piv[i - 1]
             parents[depth] = node
             idxs[depth] = i
             depth += 1
             node = node.slots[i]
+        node_min = below + 1
         leaf = node
         pivots = leaf.pivots
         slots = leaf.slots
@@ -240,16 +242,17 @@ class InPlaceWriter(PathCopyWriter):
         parents = self._path_nodes  # scratch, reused by every write (the mutex is held)
         idxs = self._path_idxs
         depth = 0
-        node_min = 0
+        below = -1  # the last pivot below the leaf's range: node_min - 1 (no long add per level)
         while not node.leaf:
             piv = node.pivots
             i = bisect_left(piv, start)
             if i:
-                node_min = piv[i - 1] + 1
+                below = piv[i - 1]
             parents[depth] = node
             idxs[depth] = i
             depth += 1
             node = node.slots[i]
+        node_min = below + 1
         leaf = node
         pivots = leaf.pivots
         slots = leaf.slots
