@@ -80,7 +80,8 @@ API
 ``__iter__``, ``__len__``, ``__contains__``, ``clear``, ``check``,
 ``probe``, ``stats``, ``write_stats``, ``lock``, ``name``,
 ``lockless_reads``, ``mutation_seq``; ``WRITE_STATS`` (the counter names),
-``NotEmptyError`` (``bulk_load`` into a non-empty index).  For front ends stacked on an
+``NotEmptyError`` (``bulk_load`` into a non-empty index), ``sorted_vmas``
+(``bulk_load``'s input check).  For front ends stacked on an
 index (``vmacache+X``): ``writer_mutex``, ``seqnum`` (the shared ``SeqNum``) and
 ``primitives`` (the bound primitives, no validation, no lock).
 """
@@ -287,7 +288,8 @@ class VMAIndex(ABC):
 
     def _spawn(self) -> VMAIndex:
         """A new, empty index of this class with this one's options and a fresh lock of
-        the same kind (``fork``: the child's ``mmap_lock`` is its own)."""
+        the same kind (``fork``: the child's ``mmap_lock`` is its own): every lock kind
+        is built with no arguments; a lock object of another class must be too."""
         return type(self)(**self._options(), lock=type(self.lock)())
 
     def _dup(self) -> VMAIndex:
