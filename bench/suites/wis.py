@@ -19,9 +19,10 @@ its test ``ITERATIONS[test]`` times; one *op* is what will-it-scale counts:
   mmap threshold (128 KiB + the chunk header's page), the first-touch write
   fault of the header page, ``munmap``.  Ops: malloc/free pairs.
 * ``brk1`` — ``brk`` up one page and down again, every thread on the one
-  shared program break (each moves it from where it found it first, as
-  will-it-scale's threads do): the case a range lock cannot help — every
-  call locks the top of the one heap VMA, and ``brk`` serializes anyway.
+  shared program break, from the break it read once at its start (as
+  will-it-scale's threads do, so every thread's last call restores it): the
+  case a range lock cannot help — every call locks the top of the one heap
+  VMA, and ``brk`` serializes anyway.
   Ops: ``brk`` calls.
 
 Policies: ``full`` (the ``full`` policy over an ``RWSemaphore``: mmap_sem, as a
@@ -102,6 +103,7 @@ class WisScenario:
         self.threads = threads
         self.regions = [BASE + i * GIB for i in range(threads)]
         self.initial = self.mm.vmas()
+        self.brk0 = self.mm.brk()
         self.ops = 0
         self._done = [0] * threads
 
@@ -128,11 +130,9 @@ class WisScenario:
         return 1
 
     def brk1(self, base: int) -> int:
-        # sbrk, as will-it-scale's brk1 does: relative moves, each one atomic; a brk(brk() + P)
-        # raced (read, then move) and, with the GIL off, left a thread's page behind
-        mm = self.mm
-        mm.sbrk(P)
-        mm.sbrk(-P)
+        mm, top = self.mm, self.brk0  # the break every thread read once, at its start (will-it-scale's sbrk(0))
+        mm.brk(top + P)
+        mm.brk(top)
         return 2
 
     def worker(self, tid: int, iterations: int, barrier: threading.Barrier, errors: list[BaseException]) -> None:
