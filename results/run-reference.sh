@@ -18,6 +18,7 @@ want() { [ "$ONLY" = "  " ] || [[ "$ONLY" == *" $1 "* ]]; }
 want fast     && $V bench --fast -o $OUT/fast.json $W     # the README's main job, for the record
 want lookup   && $V bench --suite lookup   --backend $ALL --size 1k,10k,65530 -p 6 -n 3 -o $OUT/lookup.json  $W
 want insert   && $V bench --suite insert   --backend $ALL --size 1k,10k        -p 4 -n 3 -o $OUT/insert.json  $W
+want fork     && $V bench --suite fork     --backend $ALL --size 1k,10k,65530 -p 4 -n 3 -o $OUT/fork.json    $W
 want gap      && $V bench --suite gap      --backend $ALL --size 1k,10k,65530 -p 4 -n 3 -o $OUT/gap.json     $W
 want io       && $V bench --suite io       --threads 1,2,4,8,16              -p 10 -n 3 -o $OUT/io.json      $W
 want rangelock && $V bench --suite rangelock                                 -p 10 -n 3 -o $OUT/rangelock.json $W
