@@ -18,6 +18,7 @@ Layout
     rangelock  RangeLock: Bueso's interval-tree range lock (the default)   "range"
     rangelist  RangeListLock: the list-based lock of Kogan, Dice & Issa,
                sharded by address region, FIFO among conflicts      "range-list"
+    rangelist_view  its views (len, held, ranges, stats) and check()
     here       LOCK_KINDS, DEFAULT_LOCK, make_lock — imported by structures.base
                (which re-exports them); this package never imports structures.base
 

@@ -279,6 +279,20 @@ def test_range_policy_retries_when_the_span_grows() -> None:
     assert mm.vmas() == [anon(BASE, BASE + P), anon(BASE + 2 * P, BASE + 12 * P)]
 
 
+def test_range_policy_walks_once_when_nothing_mutated_meanwhile(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hull is re-checked under the lock only when the index mutated since it was computed."""
+    from structures.mm.policy import RangePolicy
+
+    mm = AddressSpace("list", policy="range")
+    walks: list[tuple[int, int]] = []
+    real = RangePolicy._hull
+    monkeypatch.setattr(RangePolicy, "_hull", lambda self, lo, hi: walks.append((lo, hi)) or real(self, lo, hi))
+    mm.mmap(4 * P, addr=BASE, flags=FIXED)
+    mm.brk(mm.brk() + P)
+    assert len(walks) == 2  # one walk per mutation: nobody mutated between the walk and the grant
+    mm.check()
+
+
 def test_vma_policy_falls_back_when_marked() -> None:
     mm = AddressSpace("list", policy="vma")
     mm.mmap(4 * P, addr=BASE, flags=FIXED)
