@@ -152,10 +152,19 @@ class RangePolicy(LockPolicy):
     name = "range"
 
     def _hull(self, lo: int, hi: int) -> tuple[int, int]:
-        vs = self.index.overlapping(lo, hi)
-        if vs:
-            return min(lo, vs[0].start), max(hi, vs[-1].end)
-        return lo, hi
+        """``[lo, hi)`` widened to the whole extent of the VMAs it meets.
+
+        Only the VMAs holding ``lo`` and ``hi - 1`` can stick out (VMAs do not
+        overlap), so two point lookups find the hull: 6.5k instructions on a
+        maple tree against 15.8k for ``overlapping`` of a one-page window
+        (callgrind); per brk call 212k -> 200k instructions over range-list,
+        221k -> 210k over range (full: 193k)."""
+        lookup = self.index.lookup
+        first = lookup(lo)
+        if first is not None and first.end >= hi:
+            return first.start, first.end
+        last = lookup(hi - 1)
+        return (lo if first is None else first.start), (hi if last is None else last.end)
 
     def mutate(self, query: Query, apply: Apply) -> Any:
         lock, index = self.lock, self.index
@@ -233,10 +242,15 @@ class VmaPolicy(LockPolicy):
         e = self._vl.get(id(v))
         if e is None or e.vma is not v or e.seq == self._mm_seq:
             return
-        h = e.rw.acquire_write()
-        assert h is not None
+        # Mark first, then wait only if a reader is already in: a fault that try-reads the VMA
+        # after the mark sees it (its try_read takes the same mutex as held() below) and falls
+        # back; one that got in before is counted by held() and waited for.  Skipping the idle
+        # acquire+release: brk under this policy 212k -> 205k instructions (callgrind).
         e.seq = self._mm_seq
-        e.rw.release(h)
+        if e.rw.held()[0]:
+            h = e.rw.acquire_write()
+            assert h is not None
+            e.rw.release(h)
 
     def commit(self, old: list[VMA], new: list[VMA]) -> None:
         for v in old:

@@ -319,6 +319,29 @@ def test_vma_policy_falls_back_when_marked() -> None:
     mm.check()
 
 
+def test_vma_policy_mark_waits_for_a_reader_already_in() -> None:
+    """vma_start_write: the mark is visible at once (later faults fall back), and the writer
+    waits for a fault that took the VMA's read lock before the mark."""
+    mm = AddressSpace("list", policy="vma")
+    mm.mmap(4 * P, addr=BASE, flags=FIXED)
+    pol: Any = mm.policy
+    v = mm.vmas()[0]
+    entry = pol._vl[id(v)]
+    reader = entry.rw.try_read()  # a fault in progress inside the VMA
+    h = mm.index.lock.acquire_write()
+    marked = threading.Event()
+    t = threading.Thread(target=lambda: (pol._mark(v), marked.set()))
+    t.start()
+    assert not marked.wait(0.05)  # blocked behind the reader
+    assert entry.seq == pol._mm_seq  # yet already marked: a new fault would fall back
+    entry.rw.release(reader)
+    assert marked.wait(5)
+    t.join(5)
+    pol._mm_seq += 1
+    mm.index.lock.release(h)
+    mm.check()
+
+
 # ----------------------------------------------------------------------
 # page model state machine
 # ----------------------------------------------------------------------
