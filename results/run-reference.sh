@@ -20,13 +20,16 @@ want lookup   && $V bench --suite lookup   --backend $ALL --size 1k,10k,65530 -p
 want insert   && $V bench --suite insert   --backend $ALL --size 1k,10k        -p 4 -n 3 -o $OUT/insert.json  $W
 want fork     && $V bench --suite fork     --backend $ALL --size 1k,10k,65530 -p 4 -n 3 -o $OUT/fork.json    $W
 want gap      && $V bench --suite gap      --backend $ALL --size 1k,10k,65530 -p 4 -n 3 -o $OUT/gap.json     $W
-want io       && $V bench --suite io       --threads 1,2,4,8,16              -p 10 -n 3 -o $OUT/io.json      $W
-want rangelock && $V bench --suite rangelock                                 -p 10 -n 3 -o $OUT/rangelock.json $W
+want io       && $V bench --suite io       --threads 1,2,4,8,16 --extra lock=rwsem,range,range-list,ideal \
+                                                               -p 10 -n 3 -o $OUT/io.json      $W
+want rangelock && $V bench --suite rangelock --threads 1,2 --extra lock=rwsem,range,range-list,mutex -p 6 -n 3 -o $OUT/rangelock.json $W
 want threaded && $V bench --suite threaded --backend maple,rbtree,xarray,list --threads 1,2,4 --filter 'threaded/mm/*' \
-                                                            -p 8 -n 3 -o $OUT/threaded.json $W
-# the same command again: the run-to-run spread of the mm experiment
-want threaded-repeat && $V bench --suite threaded --backend maple,rbtree,xarray,list --threads 1,2,4 \
-                                 --filter 'threaded/mm/*' -p 8 -n 3 -o $OUT/threaded-repeat.json $W
+                         --extra lock=range,range-list -p 6 -n 3 -o $OUT/threaded.json $W
+# the maple rows again: the run-to-run spread of the mm experiment
+want threaded-repeat && $V bench --suite threaded --backend maple --threads 1,2,4 --filter 'threaded/mm/*' \
+                                 --extra lock=range,range-list -p 6 -n 3 -o $OUT/threaded-repeat.json $W
+# will-it-scale's page_fault1 / mmap1 / malloc1 / brk1, policies x range locks x threads
+want wis      && $V bench --suite wis --backend maple --threads 1,2,4  -p 4 -n 3 -o $OUT/wis.json $W
 want threaded-index && $V bench --suite threaded --backend maple,rbtree,xarray,list --threads 1,2,4 \
                                 --filter 'threaded/index/*' -p 4 -n 3 -o $OUT/threaded-index.json $W
 # the mm experiment's regimes: mapper rounds of 8 and 128 pages, and 4x the page work
@@ -45,18 +48,23 @@ want fanout   && $V bench --suite lookup --backend 'list,maple[leaf_slots=8],map
 # Without the GIL: the concurrency suites and the single-thread lookup/insert suites again on a
 # free-threaded CPython with PYTHON_GIL=0 (`make test-ft` finds or builds it and makes its venv).
 # Same case names as the GIL files above, so `vmalab compare --runs A.json ft-A.json` pairs them.
-if want ft-io || want ft-threaded || want ft-threaded-index || want ft-rangelock || want ft-lookup || want ft-insert; then
+if want ft-io || want ft-threaded || want ft-threaded-index || want ft-rangelock || want ft-wis \
+   || want ft-lookup || want ft-insert; then
   FTPY=$(tools/freethreaded.sh | tail -n 1)
   make --no-print-directory PYTHON="$FTPY" lint >/dev/null     # creates .venv-<ver>t with the lab installed
   FTV=$(ls -d .venv-3.1[3-9]t | tail -n 1)/bin/vmalab
   ft() { PYTHON_GIL=0 $FTV "$@"; }
-  want ft-io        && ft bench --suite io --threads 1,2,4,8,16            -p 10 -n 3 -o $OUT/ft-io.json $W
-  want ft-rangelock && ft bench --suite rangelock                          -p 10 -n 3 -o $OUT/ft-rangelock.json $W
-  want ft-threaded  && ft bench --suite threaded --backend maple,rbtree,xarray,list --threads 1,2,4 \
-                                --filter 'threaded/mm/*' -p 8 -n 3 -o $OUT/ft-threaded.json $W
+  want ft-io        && ft bench --suite io --threads 1,2,4,8,16 --extra lock=rwsem,range,range-list,ideal \
+                                -p 10 -n 3 -o $OUT/ft-io.json $W
+  want ft-rangelock && ft bench --suite rangelock --threads 1,2 --extra lock=rwsem,range,range-list,mutex \
+                                -p 6 -n 3 -o $OUT/ft-rangelock.json $W
+  want ft-threaded  && ft bench --suite threaded --backend maple,rbtree --threads 1,2,4 --filter 'threaded/mm/*' \
+                                --extra lock=range,range-list -p 8 -n 3 -o $OUT/ft-threaded.json $W
   want ft-threaded-index && ft bench --suite threaded --backend maple,rbtree,xarray,list --threads 1,2,4 \
-                                     --filter 'threaded/index/*' -p 4 -n 3 -o $OUT/ft-threaded-index.json $W
-  want ft-lookup    && ft bench --suite lookup --backend $ALL --size 1k,10k,65530 -p 6 -n 3 -o $OUT/ft-lookup.json $W
-  want ft-insert    && ft bench --suite insert --backend $ALL --size 1k,10k  -p 4 -n 3 -o $OUT/ft-insert.json $W
+                                     --filter 'threaded/index/*' -p 3 -n 3 -o $OUT/ft-threaded-index.json $W
+  want ft-wis       && ft bench --suite wis --backend maple --threads 1,2,4 -p 4 -n 3 -o $OUT/ft-wis.json $W
+  # the single-thread cost of the free-threaded build, per structure, at 10,000 VMAs
+  want ft-lookup    && ft bench --suite lookup --backend $ALL --size 10k -p 4 -n 3 -o $OUT/ft-lookup.json $W
+  want ft-insert    && ft bench --suite insert --backend $ALL --size 10k -p 4 -n 3 -o $OUT/ft-insert.json $W
 fi
 .venv/bin/python results/render.py
