@@ -48,8 +48,10 @@ lock object: an index's lock is the mmap lock of every user of the index, so
 an address space never swaps it, ``ValueError``): ``mmap``, ``munmap``, ``mprotect``,
 ``brk``, ``sbrk``, ``fault``, ``fork``, ``vmas``, ``rss``, ``stats``, ``check``;
 ``index``, ``policy``.  ``fork()`` is ``dup_mmap``: with the parent's break
-mutex and its mmap lock held for write (mutations and locked faults wait, as
-the kernel's ``mmap_write_lock(oldmm)`` makes them), the child gets
+mutex held and every fault and mutation kept out by the policy's
+``exclusive`` (the mmap lock for write, as the kernel's
+``mmap_write_lock(oldmm)``; under ``vma`` every VMA write-marked as well, as
+Linux 6.4 made ``dup_mmap`` do, since its faults bypass the mmap lock), the child gets
 ``index.dup()`` (each backend's own copy: maple node by node, rbtree its
 shape, xarray its nodes, list a slice), a copy of the page table and the
 break, the same mmap layout and page work, and a fresh lock policy of the
@@ -403,7 +405,8 @@ class AddressSpace:
     def fork(self) -> AddressSpace:
         """``fork()``: a child address space equal to this one and independent of it (see
         the module docstring); this one is unchanged."""
-        with self._brk_mutex, self.index.lock.write():  # brk() takes them in this order too
+
+        def copy() -> AddressSpace:
             child = AddressSpace(
                 self.index.dup(),
                 type(self.policy),
@@ -414,6 +417,10 @@ class AddressSpace:
             )
             child._brk = self._brk
             child._pages = dict(self._pages)  # copy_page_range: one dict copy (atomic)
+            return child
+
+        with self._brk_mutex:  # then the policy's locks, the order brk() takes them in too
+            child = self.policy.exclusive(copy)
         self.policy.count("forks")
         return child
 

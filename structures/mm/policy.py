@@ -33,6 +33,7 @@ Layout
                               may raise Retry (an optimistic placement went stale)
       commit(old, new)        index.replace(old, new) (+ per-VMA write marks for ``vma``)
       fault(addr, write)      -> VMA
+      exclusive(fn)           fn() with every fault and mutation kept out (fork)
 
     VmaPolicy._vl : id(vma) -> _VmaLock(vma, seq, rw: RWSemaphore, detached)
                     an entry exists for every VMA in the index, except while a
@@ -42,13 +43,13 @@ API
 ---
 ``make_policy(name_or_class, mm)``, ``POLICIES``; classes ``FullPolicy``,
 ``RangePolicy``, ``VmaPolicy``; each has ``mutate``, ``commit``, ``fault``,
-``count``, ``stats``, ``check``.
+``exclusive``, ``count``, ``stats``, ``check``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypeVar
 
 from structures.base import VMAIndex
 from structures.lib.counters import LocalCounters
@@ -65,6 +66,9 @@ __all__ = [
     "VmaPolicy",
     "make_policy",
 ]
+
+T = TypeVar("T")
+
 
 class Retry(Exception):
     """An optimistic choice went stale between lookup and lock: unlock and start over."""
@@ -116,6 +120,12 @@ class LockPolicy:
 
     def commit(self, old: list[VMA], new: list[VMA]) -> None:
         self.index.replace(old, new)
+
+    def exclusive(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` while no fault and no mutation runs anywhere in the address space
+        (``dup_mmap``'s ``mmap_write_lock``): the mmap lock for write, whole range."""
+        with self.lock.write():
+            return fn()
 
     def check(self, vmas: list[VMA]) -> None:
         """Policy-specific invariants (called quiescent, the mmap lock held for write)."""
@@ -235,6 +245,19 @@ class VmaPolicy(LockPolicy):
             return self._retrying(query, apply)
         finally:
             self._mm_seq += 1  # vma_end_write_all(): every VMA marked under this lock is free again
+            self.lock.release(h)
+
+    def exclusive(self, fn: Callable[[], T]) -> T:
+        """The mmap lock for write, and every VMA write-marked: faults bypass the mmap
+        lock here, so fork must stop them VMA by VMA (Linux 6.4's fix to ``dup_mmap``,
+        which write-locks each VMA it copies)."""
+        h = self.lock.acquire_write()
+        try:
+            for e in list(self._vl.values()):
+                self._mark(e.vma)
+            return fn()
+        finally:
+            self._mm_seq += 1
             self.lock.release(h)
 
     def _mark(self, v: VMA) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+from typing import Any
 
 import pytest
 
@@ -133,3 +134,25 @@ def test_fork_while_threads_fault_and_map(backend: str, policy: str) -> None:
             t.join()
     assert not errors, errors[0]
     mm.check()
+
+
+def test_fork_under_vma_waits_for_a_fault_in_progress() -> None:
+    """Under ``vma`` faults bypass the mmap lock, so fork write-marks every VMA
+    (Linux 6.4's ``dup_mmap``): it waits for a fault already inside a VMA, and
+    leaves no VMA marked once it returns."""
+    mm = AddressSpace("maple", policy="vma")
+    mm.mmap(4 * P, addr=BASE, flags=FIXED)
+    pol: Any = mm.policy
+    entry = pol._vl[id(mm.vmas()[0])]
+    fault_in_progress = entry.rw.try_read()
+    out: list[AddressSpace] = []
+    t = threading.Thread(target=lambda: out.append(mm.fork()))
+    t.start()
+    t.join(0.05)
+    assert t.is_alive() and not out  # fork waits for the fault to be done with its VMA
+    entry.rw.release(fault_in_progress)
+    t.join(5)
+    assert len(out) == 1 and out[0].vmas() == mm.vmas()
+    mm.check()  # no VMA left write-marked
+    mm.fault(BASE)  # and faults take the per-VMA path again
+    assert mm.stats()["fallbacks"] == 0
