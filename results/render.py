@@ -38,12 +38,14 @@ PLOTS = RESULTS / "plots"
 
 #: The reference files in reading order (others follow alphabetically), and their baseline when not list.
 ORDER = (
-    "fast", "lookup", "fanout", "insert", "overlap", "gap", "trace", "rangelock", "io", "threaded",
+    "fast", "lookup", "fanout", "insert", "fork", "overlap", "gap", "trace", "rangelock", "io", "threaded",
     "threaded-repeat", "threaded-index", "threaded-sweep-8-16", "threaded-sweep-128-16", "threaded-sweep-32-64",
+    "wis", "ft-lookup", "ft-insert", "ft-rangelock", "ft-io", "ft-threaded", "ft-threaded-index", "ft-wis",
 )  # fmt: skip
-BASELINE = {"rangelock": "rwsem"}
+BASELINE = {"rangelock": "rwsem", "ft-rangelock": "rwsem"}
 
-#: The charts results/README.md shows: (reference file stem, chart name) -> results/plots/<chart name>.png.
+#: The charts results/README.md shows: (reference file stem, chart name) -> results/plots/<chart name>.png;
+#: stems joined by "+" draw from those files together (a GIL file and its free-threaded twin).
 KEY_PLOTS = (
     ("lookup", "lookup-time"),
     ("lookup", "lookup-probe-depth"),
@@ -99,7 +101,7 @@ def render_plots() -> list[Path]:
     PLOTS.mkdir(exist_ok=True)
     written = []
     for stem, name in KEY_PLOTS:
-        found = {c.name: c for c in charts([REFERENCE / f"{stem}.json"])}
+        found = {c.name: c for c in charts([REFERENCE / f"{one}.json" for one in stem.split("+")])}
         if name not in found:
             raise SystemExit(f"{stem}.json has no chart {name!r} (it has: {', '.join(found)})")
         written.append(render_png(found[name], PLOTS / f"{name}.png"))
