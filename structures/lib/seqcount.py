@@ -11,9 +11,10 @@ complete writes.  Otherwise it throws the answer away and walks again; walks
 must therefore be bounded and harmless on a half-updated structure (they may
 return garbage or raise, never loop or corrupt).  A walk that notices a torn
 state itself (a dead node, a bitmap that disagrees with its slots) raises
-``Torn`` to restart at once.  Each restart is counted **per thread**:
-``ThreadCounter`` gives every thread its own slot, so the counts never need a
-shared read-modify-write, and ``retries()``/``torn()`` sum the slots.
+``Torn`` to restart at once.  Each restart is counted **per thread**
+(``counters.LocalCounters``: every thread its own dict, exited threads
+folded), so the counts never need a shared read-modify-write, and
+``retries()``/``torn()`` sum them.
 
 What it relies on being atomic on free-threaded CPython (``PYTHON_GIL=0``,
 DESIGN section 10) -- nothing else:
@@ -22,11 +23,8 @@ DESIGN section 10) -- nothing else:
   ``self.writer``), observed by other threads in program order: the reader's
   two loads of ``seq`` bracket its walk's loads, the writer's two stores of
   ``seq`` bracket its publishing stores;
-* one ``d.get(k)`` and one ``d[k] = v`` on a dict (``ThreadCounter.add``; only
-  the owning thread ever writes its key -- a finished thread's id may be
-  reused by a new thread, which then continues that slot, still its only
-  writer), and one ``d.copy()`` (``total``, one C call under the dict's own
-  lock).
+* what ``LocalCounters`` relies on (its module says: a ``threading.local``
+  load, ``d.get``/``d[k] = v`` on a dict only its owner writes, ``d.copy()``).
 
 ``seq += 1`` is a read-modify-write, which is safe only because one writer at a
 time runs a section: callers serialise writers with their own mutex.  A
@@ -39,12 +37,12 @@ Layout
 ------
 ::
 
-    SeqCount                                   ThreadCounter
-    +--------+---------------------------+     +-------------------------------+
-    | seq    | int, odd = section open   |     | {thread id: count, ...}       |
-    | writer | thread id inside, or None |     |  slot written only by its     |
-    | _retries, _torn: ThreadCounter     |     |  owner; total() sums a copy   |
-    +--------+---------------------------+     +-------------------------------+
+    SeqCount
+    +---------+--------------------------------------------------+
+    | seq     | int, odd = section open                          |
+    | writer  | thread id inside, or None                        |
+    | _counts | LocalCounters("retries", "torn"): per thread     |
+    +---------+--------------------------------------------------+
 
     writer (mutex held):  begin() -> seq odd ... stores ... end() -> seq even
     reader:  s = seq (wait while odd) -> walk -> seq == s ? answer : retry
@@ -55,8 +53,7 @@ API
 an open section), ``end()`` (no-op when closed); reader side ``read(walk,
 *args)`` (the retry loop), ``retried()`` / ``restarted_torn()`` for readers
 that inline the loop, ``retries()`` / ``torn()`` (sums over threads).
-``Torn`` (the walk's "restart me" exception), ``ThreadCounter()``
-(``add(n=1)``, ``total()``).  Hot paths may inline ``read``'s fast case
+``Torn`` (the walk's "restart me" exception).  Hot paths may inline ``read``'s fast case
 (``s = sc.seq``, walk, ``sc.seq == s``) and fall back to ``read`` on a mismatch.
 """
 
@@ -67,7 +64,9 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["SeqCount", "ThreadCounter", "Torn"]
+from structures.lib.counters import LocalCounters
+
+__all__ = ["SeqCount", "Torn"]
 
 T = TypeVar("T")
 
@@ -79,35 +78,15 @@ class Torn(Exception):
     """A lock-free walk met a dead node or an inconsistent summary: restart it now."""
 
 
-class ThreadCounter:
-    """A statistics counter each thread bumps in its own slot: no lost updates without the GIL."""
-
-    __slots__ = ("_slots",)
-
-    def __init__(self) -> None:
-        self._slots: dict[int, int] = {}
-
-    def add(self, n: int = 1) -> None:
-        """Count ``n`` for the calling thread (its slot is written by no other thread)."""
-        slots = self._slots
-        tid = threading.get_ident()
-        slots[tid] = slots.get(tid, 0) + n
-
-    def total(self) -> int:
-        """The sum over all threads (a copy: threads may add slots meanwhile)."""
-        return sum(self._slots.copy().values())
-
-
 class SeqCount:
     """``seqcount_t``: a writer's section counter and the readers' retry loop."""
 
-    __slots__ = ("_retries", "_torn", "seq", "writer")
+    __slots__ = ("_counts", "seq", "writer")
 
     def __init__(self) -> None:
         self.seq = 0  # odd while a write section is open
         self.writer: int | None = None  # thread id of the open section's writer
-        self._retries = ThreadCounter()
-        self._torn = ThreadCounter()
+        self._counts = LocalCounters(("retries", "torn"))
 
     # -- writer side (the caller holds its writer mutex) --------------------
     def begin(self) -> None:
@@ -145,32 +124,32 @@ class SeqCount:
             try:
                 out = walk(*args)
             except Torn:
-                self._torn.add()
+                self._counts.add("torn")
                 continue
             except Exception:
                 if self.seq == seq:
                     raise
-                self._retries.add()
+                self._counts.add("retries")
                 continue
             if self.seq == seq:
                 return out
-            self._retries.add()
+            self._counts.add("retries")
 
     def retried(self) -> None:
         """Count one retry (a reader that inlines ``read`` saw ``seq`` change)."""
-        self._retries.add()
+        self._counts.add("retries")
 
     def restarted_torn(self) -> None:
         """Count one restart of a walk that met a torn state (a dead node)."""
-        self._torn.add()
+        self._counts.add("torn")
 
     def retries(self) -> int:
         """Walks redone because a write section overlapped them, summed over threads."""
-        return self._retries.total()
+        return self._counts.totals()["retries"]
 
     def torn(self) -> int:
         """Walks restarted because they met a torn state, summed over threads."""
-        return self._torn.total()
+        return self._counts.totals()["torn"]
 
     def __repr__(self) -> str:
         state = f"open by {self.writer}" if self.seq & 1 else "closed"
