@@ -241,6 +241,20 @@ def test_dump_draws_one_node_a_line() -> None:
     assert "\n" not in str(err.value)  # a big tree: node and slot only
 
 
+def test_check_detects_a_block_in_a_node_below_its_own() -> None:
+    # pages 4..7 (C = 2) are one order-2 block: a root slot, never a leaf's 4 slots
+    idx = build([pages(1, 1), pages(4, 4)], chunk_shift=2)
+    root = idx._root
+    assert root is not None and root.shift == 2 and type(root.slots[1]) is VMA
+    v = root.slots[1]
+    leaf = XANode(0, 1, root, 2)
+    leaf.slots = [v, *[XASibling(v, 0)] * 3]
+    leaf.count, leaf.present, leaf.full = 4, 0b1111, 0b1111
+    root.slots[1] = leaf  # same count/present/full bits in the root, same (index, order)
+    with pytest.raises(InvariantError, match="entry spans 4 slots"):
+        idx.check()
+
+
 def test_check_detects_non_minimal_height() -> None:
     idx = build([pages(1, 1), pages(1 << 10, 1)], chunk_shift=2)
     idx.remove(pages(1 << 10, 1))
