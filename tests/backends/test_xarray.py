@@ -11,10 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bench.inputs.workloads import synthetic_layout
 from structures import make_index
 from structures.backends.list import ListIndex
 from structures.backends.xarray.index import XArrayIndex
-from structures.backends.xarray.node import XA_MARK_0, XA_MARK_1, XANode, XASibling, blocks_of
+from structures.backends.xarray.node import XA_MARK_0, XA_MARK_1, XANode, XASibling, blocks_of, nodes_of
 from structures.backends.xarray.scan import PRESENT, scan_fwd_from
 from structures.lib.seqcount import Torn
 from structures.vma import PAGE_SIZE, TASK_SIZE, VMA, InvariantError, NotMappedError, OverlapError
@@ -241,6 +242,20 @@ def test_dump_draws_one_node_a_line() -> None:
     assert "\n" not in str(err.value)  # a big tree: node and slot only
 
 
+def test_check_detects_a_block_in_a_node_below_its_own() -> None:
+    # pages 4..7 (C = 2) are one order-2 block: a root slot, never a leaf's 4 slots
+    idx = build([pages(1, 1), pages(4, 4)], chunk_shift=2)
+    root = idx._root
+    assert root is not None and root.shift == 2 and type(root.slots[1]) is VMA
+    v = root.slots[1]
+    leaf = XANode(0, 1, root, 2)
+    leaf.slots = [v, *[XASibling(v, 0)] * 3]
+    leaf.count, leaf.present, leaf.full = 4, 0b1111, 0b1111
+    root.slots[1] = leaf  # same count/present/full bits in the root, same (index, order)
+    with pytest.raises(InvariantError, match="entry spans 4 slots"):
+        idx.check()
+
+
 def test_check_detects_non_minimal_height() -> None:
     idx = build([pages(1, 1), pages(1 << 10, 1)], chunk_shift=2)
     idx.remove(pages(1 << 10, 1))
@@ -463,3 +478,76 @@ def test_threaded_readers_see_only_real_states() -> None:
     assert not errors, errors[:5]
     idx.check()
     assert set(idx) == states[-1]
+
+
+# ----------------------------------------------------------------------
+# bulk_load builds the very tree that inserts in ascending order build
+# ----------------------------------------------------------------------
+def _shape(idx: XArrayIndex) -> dict[tuple[int, int], tuple[object, ...]]:
+    """Every node by (first page, shift): summaries, offset and slots (siblings by offset and VMA)."""
+    out = {}
+    for node, first in nodes_of(idx._root):
+        cells = tuple(
+            None if x is None else "node" if type(x) is XANode else x if type(x) is VMA else ("sib", x.offset, x.vma)
+            for x in node.slots
+        )
+        out[(first, node.shift)] = (node.count, node.present, node.full, tuple(node.marks), node.offset, cells)
+    return out
+
+
+def _bulk_equals_inserts(vmas: list[VMA], chunk_shift: int) -> None:
+    bulk = XArrayIndex(chunk_shift=chunk_shift)
+    bulk.bulk_load(vmas)
+    bulk.check()
+    inc = XArrayIndex(chunk_shift=chunk_shift)
+    for v in vmas:
+        inc.insert(v)
+    assert _shape(bulk) == _shape(inc)
+    assert bulk.stats()["nodes"] == bulk.write_stats()["nodes_allocated"] == inc.write_stats()["nodes_allocated"]
+    assert list(bulk) == vmas and len(bulk) == len(vmas)
+
+
+TOP = TASK_SIZE // P  # pages in the address space
+
+
+@pytest.mark.parametrize("chunk_shift", [2, 6])
+@pytest.mark.parametrize(
+    "layout",
+    [
+        [(0, 1)],  # one page at page 0
+        [(5, 13)],  # one VMA over several leaves (the node docstring's picture)
+        [(0, 64)],  # exactly a whole leaf at C = 6 (a block of the leaf's parent)
+        [(0, 4096)],  # exactly a whole level-1 node at C = 6
+        [(64, 64), (128, 4096 - 128)],  # whole leaves, then the rest of a level-1 node
+        [(3, 1 << 20)],  # a VMA wider than several nodes' reach: heads and tails at every level
+        [(0, 1), (1, 62), (63, 2), (65, 63), (4095, 2)],  # neighbours across node boundaries
+        [(1, 1), (TOP - 1, 1)],  # both ends of the address space
+        [(0, TOP)],  # all of it
+        [(1, TOP - 2)],
+        [(0, 1 << 20), (TOP - (1 << 20), 1 << 20)],
+        [(4 * i + 1, 2) for i in range(300)],  # many VMAs, two per leaf at C = 2
+    ],
+)
+def test_bulk_load_equals_ascending_inserts(layout: list[tuple[int, int]], chunk_shift: int) -> None:
+    _bulk_equals_inserts([pages(first, n) for first, n in layout], chunk_shift)
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 5000), st.integers(1, 5000)), min_size=1, max_size=30),
+    st.sampled_from([1, 2, 3, 6]),
+    st.booleans(),
+)
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_bulk_load_equals_ascending_inserts_hypothesis(
+    gaps: list[tuple[int, int]], chunk_shift: int, from_zero: bool
+) -> None:
+    vmas, pos = [], 0 if from_zero else 1
+    for gap, n in gaps:  # (gap before, length) pairs; the first gap is 0 when from_zero
+        pos += gap if vmas or not from_zero else 0
+        vmas.append(pages(pos, n))
+        pos += n
+    _bulk_equals_inserts(vmas, chunk_shift)
+
+
+def test_bulk_load_of_a_process_layout_equals_ascending_inserts() -> None:
+    _bulk_equals_inserts(list(synthetic_layout(2000, 1).vmas), 6)

@@ -12,7 +12,8 @@ tree (at most ``DUMP_NODES`` nodes) carries the tree's ``dump``:
 * ``check_slots``   ``count``, ``present``, ``full`` and every ``marks[m]``
   recomputed from the slots (marks only on canonical slots, propagated
   upward), siblings directly follow their canonical slot, each multi-index
-  entry spans a power-of-two, naturally aligned run of slots;
+  entry spans a power-of-two, naturally aligned run of slots, never all of
+  them (that block's order is the parent's);
 * ``check_entries`` each VMA's blocks are exactly its minimal aligned
   power-of-two decomposition, the number of VMAs matches ``len()``, and all
   blocks of a VMA agree on their marks;
@@ -107,7 +108,8 @@ def check_slots(root: XANode, chunk_shift: int) -> Blocks:
         for off, x in enumerate([*node.slots, None]):
             if type(x) is not XASibling and canon is not None:
                 # close the multi-index entry that started at canon_off
-                if run & (run - 1) or canon_off % run:
+                if run & (run - 1) or canon_off % run or run >> chunk_shift:
+                    # (a run of every slot is a block of order shift + C: it belongs in the parent)
                     raise InvariantError(f"xarray slots: {where} slot {canon_off}: entry spans {run} slots")
                 order = node.shift + run.bit_length() - 1
                 mbits = sum(1 << m for m in range(XA_MAX_MARKS) if (node.marks[m] >> canon_off) & 1)

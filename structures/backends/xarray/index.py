@@ -82,14 +82,15 @@ Layout
 
 Modules: ``node`` (nodes, constants, ``blocks_of``, stats, dump), ``scan``
 (the raw walks), ``store`` (the writers' tree surgery: one walk per VMA,
-the bulk build, the node copy of ``dup``), ``check`` (the sub-checks
+the node copy of ``dup``), ``bulk`` (the bulk build), ``check`` (the sub-checks
 ``check()`` runs), this one (the index: write sections, readers, marks).
 
 Writes: ``insert`` is one walk that checks the pages are free on its way
 down and stores the VMA's blocks (``store.XArrayWriter._store``); ``remove``
 looks the VMA up, then erases it in one walk, freeing emptied nodes and
-lowering the root.  ``bulk_load`` stores the sorted VMAs from a cursor in one
-write section; ``dup`` copies node by node (``_copy_tree``).
+lowering the root.  ``bulk_load`` builds the tree detached, level by level
+in address order (``bulk``), in one write section, and publishes its root;
+``dup`` copies node by node (``_copy_tree``).
 ``write_stats``: nodes allocated and freed, rebalances = height changes (a
 radix tree never rebalances).
 
@@ -109,6 +110,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from structures.backends.xarray.bulk import XArrayBulk
 from structures.backends.xarray.check import check_tree
 from structures.backends.xarray.node import (
     MAX_PAGES,
@@ -122,7 +124,6 @@ from structures.backends.xarray.node import (
     tree_stats,
 )
 from structures.backends.xarray.scan import collect, find_entry, find_prev_entry, gap_search, load, mark_of, marked
-from structures.backends.xarray.store import XArrayWriter
 from structures.base import VMAIndex
 from structures.lib.seqcount import SeqCount, Torn
 from structures.vma import (
@@ -139,7 +140,7 @@ from structures.vma import (
 __all__ = ["XArrayIndex"]
 
 
-class XArrayIndex(XArrayWriter, VMAIndex):
+class XArrayIndex(XArrayBulk, VMAIndex):
     """Radix tree keyed by page number, multi-index entries, lock-free readers."""
 
     name = "xarray"
@@ -255,8 +256,8 @@ class XArrayIndex(XArrayWriter, VMAIndex):
             raise
 
     def _bulk_load(self, vmas: list[VMA]) -> None:
-        """Every VMA stored from a cursor (``store._bulk_store``), in one write section,
-        with no overlap check (the base validated the sorted input)."""
+        """The level-by-level bulk build (``bulk.XArrayBulk._bulk_store``), in one write
+        section, with no overlap check (the base validated the sorted input)."""
         self._seqcount.begin()
         try:
             self._bulk_store(vmas)

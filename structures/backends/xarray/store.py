@@ -1,4 +1,4 @@
-"""The xarray's writers: a VMA stored or erased in one walk, the bulk build and the node copy.
+"""The xarray's writers: a VMA stored or erased in one walk, and the node copy.
 
 Invariant
 ---------
@@ -35,11 +35,9 @@ the at most two edge slots the range only partly covers are walked into
     erase:       the same descent, erase_range (emptied children freed on the way
                  back), then upward: free emptied nodes, clear full/mark bits
 
-The bulk build (``_bulk_store``) stores each VMA from a cursor (the previous
-VMA's split node, climbed as far as needed; a VMA inside the cursor's leaf
-goes straight in), without overlap checks, in one section; ``copy_tree``
-copies node by node, depth first (the xarray analogue of ``__mt_dup``),
-sharing only the immutable entries.
+``copy_tree`` copies node by node, depth first (the xarray analogue of
+``__mt_dup``), sharing only the immutable entries.  The bulk build is
+``structures.backends.xarray.bulk`` (it shares ``_put_run`` and ``SLOT_RUNS``).
 
 API
 ---
@@ -48,8 +46,9 @@ API
 pages ``[first, end)``), their parts ``_grow_range(first, end)``,
 ``_range_free(node, first, end)``, ``_store_range(node, first, end, vma)``,
 ``_erase_range(node, first, end)``, ``_put_run(slots, a, b, vma)``,
-``_shrink()``; ``_bulk_store(vmas)``, ``_fix_up(node)`` (mark writes),
-``_copy_tree(root)``; ``slot_runs(a, b)`` (the cached run decomposition).  Pages
+``_shrink()``; ``_fix_up(node)`` (mark writes),
+``_copy_tree(root)``; ``slot_runs(a, b)`` (the run decomposition, cached in
+``SLOT_RUNS``).  Pages
 are absolute: a node's slot for page ``p`` is ``(p >> shift) & mask``.
 """
 
@@ -58,13 +57,13 @@ from __future__ import annotations
 from typing import Any
 
 from structures.backends.xarray.node import XA_MAX_MARKS, XANode, XASibling
-from structures.vma import PAGE_SHIFT, VMA, InvariantError
+from structures.vma import VMA, InvariantError
 
-__all__ = ["XArrayWriter", "slot_runs"]
+__all__ = ["SLOT_RUNS", "XArrayWriter", "slot_runs"]
 
 #: slot_runs(a, b) by ``a << 8 | b`` (slot offsets < 256: chunk_shift <= 8), filled lazily;
 #: two writers filling one item store equal immutable tuples (one list-item store each)
-_RUNS: list[tuple[tuple[int, int, int, int], ...] | None] = [None] * (1 << 16)
+SLOT_RUNS: list[tuple[tuple[int, int, int, int], ...] | None] = [None] * (1 << 16)
 
 
 def slot_runs(a: int, b: int) -> tuple[tuple[int, int, int, int], ...]:
@@ -82,7 +81,7 @@ def slot_runs(a: int, b: int) -> tuple[tuple[int, int, int, int], ...]:
         out.append((j, j + 1, j + n, n - 1))
         j += n
     runs = tuple(out)
-    _RUNS[a << 8 | b] = runs
+    SLOT_RUNS[a << 8 | b] = runs
     return runs
 
 
@@ -90,7 +89,6 @@ class XArrayWriter:
     """Writer-side tree surgery (mutex held, inside a write section)."""
 
     chunk_shift: int
-    _cursor: XANode  # the split node of the last store (where the next bulk store starts)
     _mask: int
     _all_slots: int
     _root: XANode | None
@@ -173,7 +171,7 @@ class XArrayWriter:
         return self._store_from(self._grow_range(first, end), vma, first, end, check)
 
     def _store_from(self, node: XANode, vma: VMA, first: int, end: int, check: bool) -> bool:
-        """``_store`` from ``node`` down (its span holds ``[first, end)``); the split node."""
+        """``_store`` from ``node`` down (its span holds ``[first, end)``); whether stored."""
         chunk_shift = self.chunk_shift
         last = end - 1
         spread = first ^ last  # the range lies inside one slot of shift s iff spread >> s == 0
@@ -216,7 +214,6 @@ class XArrayWriter:
             node.count += b - a + 1
             node.present |= bits
             node.full |= bits
-        split = node
         all_slots = self._all_slots
         while node.full == all_slots:
             parent = node.parent
@@ -227,65 +224,13 @@ class XArrayWriter:
                 break
             parent.full |= bit
             node = parent
-        self._cursor = split
         return True
-
-    def _bulk_store(self, vmas: list[VMA]) -> None:
-        """Store sorted, non-overlapping ``vmas`` into an empty tree: the root made once
-        for the whole span, then each VMA stored from a cursor -- the deepest node
-        holding the previous VMA's last page, climbed only as far as the new range
-        needs -- instead of from the root; a VMA inside the cursor's leaf is stored
-        right there (the kernel's bulk store fills its nodes in order the same way).
-        10k VMAs: 57 -> 46 ms with the cached runs, the cursor on the last page's leaf
-        71 % of VMAs stored inline; yet only ~1.5x faster than 10k checked ascending
-        inserts: the entries themselves (2.3 ``XASibling`` blocks per VMA, the slot
-        runs, new nodes) cost as much in both, and a radix tree has no rebalancing
-        for a bulk build to skip."""
-        first0 = vmas[0].start >> PAGE_SHIFT
-        root = self._grow_range(first0, vmas[-1].end >> PAGE_SHIFT)
-        chunk_shift = self.chunk_shift
-        mask = self._mask
-        all_slots = self._all_slots
-        put_run = self._put_run
-        store_from = self._store_from
-        node = root
-        anchor = first0  # a page inside node's span
-        for v in vmas:
-            first = v.start >> PAGE_SHIFT
-            last = (v.end >> PAGE_SHIFT) - 1
-            if not node.shift and first >> chunk_shift == anchor >> chunk_shift == last >> chunk_shift:
-                # (anchor: a page of the cursor's span, the previous VMA's last)
-                a = first & mask  # inside the cursor's leaf: store right here
-                b = last & mask
-                put_run(node.slots, a, b, v)
-                bits = ((2 << (b - a)) - 1) << a
-                node.count += b - a + 1
-                node.present |= bits
-                node.full |= bits
-                if node.full == all_slots:
-                    self._fix_up(node)
-                anchor = last
-                continue
-            while node is not root:  # climb until node's span holds [first, last]
-                reach = node.reach
-                if first >> reach == anchor >> reach == last >> reach:
-                    break
-                node = node.parent  # type: ignore[assignment]
-            store_from(node, v, first, last + 1, False)
-            node = self._cursor  # the split node; go down to the node holding our last page,
-            while node.shift:  # where the next VMA (usually touching this one) begins
-                x = node.slots[(last >> node.shift) & mask]
-                if type(x) is not XANode:
-                    break
-                node = x
-            anchor = last
-        self._shrink()  # a root made for the span may be one level too tall
 
     @staticmethod
     def _put_run(slots: list[Any], a: int, b: int, vma: VMA) -> None:
         """Store ``vma`` in slots ``a..b`` as aligned power-of-two runs: a canonical slot,
         then ``XASibling`` slots naming it (the runs from ``slot_runs``)."""
-        runs = _RUNS[a << 8 | b]
+        runs = SLOT_RUNS[a << 8 | b]
         if runs is None:
             runs = slot_runs(a, b)
         for j, sib_first, sib_end, sibs in runs:

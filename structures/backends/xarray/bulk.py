@@ -1,0 +1,221 @@
+"""The xarray's bulk build: sorted VMAs placed level by level into nodes made in address order.
+
+Invariant
+---------
+``_bulk_store`` runs on an empty index, with the writer mutex held and inside
+one write section, and leaves the tree the incremental build would leave
+(the node invariants of ``structures.backends.xarray.node`` and ``.index``):
+each VMA ``[first, end)`` (pages) stored as its minimal aligned power-of-two
+blocks, each block in the one node with ``shift <= order < shift + C``.  The
+tree is built detached and published with one store of ``_root`` at the end.
+
+The input is sorted and non-overlapping, so the runs are placed in ascending
+page order, every level's slots fill up in ascending order and a node gets no
+content once a later address at its level or above was placed: the build
+keeps a root-to-node ``path`` (one node per level, the last one made there),
+makes a node (and the missing ones above it) when a run is placed past the
+path's node of its level, and fills each slot once.  The ``full`` bits of
+child slots are set at the end, every node visited after its children.
+
+Layout
+------
+A VMA's pages at level ``L`` (shift ``s = L * C``) are the units
+``[ceil(first / 2**s), end // 2**s)`` not inside a unit of level ``L + 1``:
+a head run (up to the first whole unit above) and a tail run (after the last
+one); at the highest level it reaches, the units left (one run, or two when
+it crosses one node boundary).  Placed in address order -- heads going up,
+tails coming down -- each run fills slots of the path's node at its level
+(made, with the nodes above it, when the path moves there); the leaf's
+bitmaps stay in locals while it is filled::
+
+    level 2            [ .. M  M  M .. ]          M: the units left at the top level
+    level 1      [ .. H1 H1 ]     [ T1 .. ]       H/T: head and tail runs, as aligned
+    level 0   [ .. H0 ]                [ T0 .. ]  runs (canonical VMA, XASibling slots)
+
+    path[L]: the last node made at level L (keys[L]: its first page >> its
+             reach); a leaf's full bits are its present bits
+
+API
+---
+``XArrayBulk`` (mixin under ``XArrayIndex``, above ``store.XArrayWriter``):
+``_bulk_store(vmas)``, ``_bulk_units(vma, lo, hi, path, keys, descend)`` (the
+runs of level 1 and up).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from structures.backends.xarray.node import XANode, XASibling
+from structures.backends.xarray.store import SLOT_RUNS, XArrayWriter, slot_runs
+from structures.vma import PAGE_SHIFT, VMA
+
+__all__ = ["XArrayBulk"]
+
+class XArrayBulk(XArrayWriter):
+    """The bulk build of an empty tree (mutex held, inside a write section)."""
+
+    def _bulk_store(self, vmas: list[VMA]) -> None:
+        """Store sorted, non-overlapping ``vmas`` into the empty tree: a root of the final
+        height, then every VMA's runs placed into the path's node of their level (see the
+        module docstring).  Leaf runs -- a VMA inside one leaf (74 % of a process-like
+        layout), a head, a tail -- are stored here, the leaf's bitmaps in locals; the
+        whole leaves between a head and a tail are units of level 1 (``_bulk_units``).
+        Then the full bits, then the root is published.  Measured (min of 7, 10k VMAs of
+        ``synthetic_layout``, GC on): the cursor build (each VMA stored from the previous
+        one's split node by ``_store``'s walk) 39.7 ms; level by level 35.4 ms (1.65x ->
+        1.72x faster than ascending inserts); heads and tails in the leaf's locals too
+        33.3 ms (1.83x; with GC off 29.8 -> 27.9 ms)."""
+        chunk_shift = self.chunk_shift
+        mask = self._mask
+        all_slots = self._all_slots
+        runs_cache = SLOT_RUNS
+        sibling = XASibling
+        first0 = vmas[0].start >> PAGE_SHIFT
+        end0 = vmas[0].end >> PAGE_SHIFT
+        last_page = (vmas[-1].end >> PAGE_SHIFT) - 1
+        top = 0  # the root's shift: reaching the last page and every block (from page 0 only)
+        while last_page >> (top + chunk_shift) or (not first0 and end0 >> (top + chunk_shift)):
+            top += chunk_shift
+        root = XANode(top, 0, None, chunk_shift)
+        height = top // chunk_shift + 1
+        reaches = [lv * chunk_shift + chunk_shift for lv in range(height)]
+        path: list[XANode] = [root] * height  # path[L]: the open node of level L
+        keys = [-1] * height  # its first page >> its reach (stale ones never match again)
+        keys[-1] = 0
+        made = [root]  # every node, parents before children
+
+        def descend(level: int, page: int) -> XANode:
+            """The node of ``level`` over ``page``: the deepest path node holding it, the
+            nodes below it made."""
+            d = level + 1
+            while keys[d] != page >> reaches[d]:
+                d += 1
+            node = path[d]
+            for lv in range(d - 1, level - 1, -1):
+                a = (page >> reaches[lv]) & mask
+                child = XANode(lv * chunk_shift, a, node, chunk_shift)
+                made.append(child)
+                node.slots[a] = child
+                node.count += 1
+                node.present |= 1 << a
+                path[lv] = child
+                keys[lv] = page >> reaches[lv]
+                node = child
+            return node
+
+        leaf = XANode(0, 0, None, chunk_shift)  # the leaf being filled (a stand-in first);
+        leaf_key = -1  # its first page >> C
+        acc = 0  # its present (= full) bits, kept here while it is filled
+        slots = leaf.slots
+        for v in vmas:
+            first = v.start >> PAGE_SHIFT
+            end = v.end >> PAGE_SHIFT
+            key = first >> chunk_shift
+            last_key = (end - 1) >> chunk_shift
+            whole = ((first + mask) >> chunk_shift, end >> chunk_shift)  # whole leaves: [lo, hi)
+            if key == last_key and end - first <= mask:  # inside one leaf (not all of it)
+                b = (end - 1) & mask
+            elif whole[0] < whole[1]:  # head (if any) in this leaf; whole leaves above; tail
+                b = mask if first & mask else -1
+            else:  # across one leaf boundary: head here, tail in the next leaf
+                b = mask
+            if b >= 0:  # pages first .. leaf slot b in the leaf of key
+                if key != leaf_key:
+                    leaf.present = leaf.full = acc
+                    leaf.count = acc.bit_count()
+                    leaf = path[0] if keys[0] == key else descend(0, first)
+                    leaf_key = key
+                    slots = leaf.slots
+                    acc = leaf.present
+                a = first & mask
+                if a == b:
+                    slots[a] = v
+                    acc |= 1 << a
+                else:
+                    for j, sib_first, sib_end, sibs in runs_cache[a << 8 | b] or slot_runs(a, b):
+                        if sibs:
+                            slots[sib_first:sib_end] = [sibling(v, j)] * sibs
+                        slots[j] = v
+                    acc |= ((2 << (b - a)) - 1) << a
+                if key == last_key:
+                    continue
+            lo, hi = whole
+            if lo < hi:  # the whole leaves: units [lo, hi) of level 1 and up
+                self._bulk_units(v, lo, hi, path, keys, descend)
+                if not end & mask:
+                    continue
+            # the tail: pages from the last leaf's first one to end, in a new leaf
+            leaf.present = leaf.full = acc
+            leaf.count = acc.bit_count()
+            leaf = descend(0, last_key << chunk_shift)
+            leaf_key = last_key
+            slots = leaf.slots
+            b = (end - 1) & mask
+            if b:
+                for j, sib_first, sib_end, sibs in runs_cache[b] or slot_runs(0, b):
+                    if sibs:
+                        slots[sib_first:sib_end] = [sibling(v, j)] * sibs
+                    slots[j] = v
+            else:
+                slots[0] = v
+            acc = (2 << b) - 1
+        leaf.present = leaf.full = acc
+        leaf.count = acc.bit_count()
+        for n in reversed(made):  # full bits upward, every child before its parent
+            if n.full == all_slots and n.parent is not None:
+                n.parent.full |= 1 << n.offset
+        self._nodes_allocated += len(made)
+        self._root = root  # publish: one reference store
+        self._shrink()  # (never lowers it: the height was computed minimal)
+
+    def _bulk_units(
+        self, vma: VMA, lo: int, hi: int, path: list[XANode], keys: list[int], descend: Callable[[int, int], XANode]
+    ) -> None:
+        """Store ``vma`` over the level-1 units ``[lo, hi)`` (whole leaves): its runs,
+        level by level -- heads going up, then tails coming down -- into the path's
+        node of their level (``descend`` makes it when the path must move)."""
+        chunk_shift = self.chunk_shift
+        mask = self._mask
+        top = len(path) - 1
+        runs_cache = SLOT_RUNS
+        sibling = XASibling
+        pieces = []
+        tails = []
+        level = 1
+        while True:
+            if level == top:
+                pieces.append((level, lo, hi))
+                break
+            lo_up = (lo + mask) >> chunk_shift  # the whole units of the level above: [lo_up, hi_up)
+            hi_up = hi >> chunk_shift
+            if lo_up >= hi_up:  # none: [lo, hi) crosses at most one node boundary
+                cut = ((hi - 1) >> chunk_shift) << chunk_shift
+                if lo < cut:
+                    pieces.append((level, lo, cut))
+                    lo = cut
+                pieces.append((level, lo, hi))
+                break
+            if lo < lo_up << chunk_shift:
+                pieces.append((level, lo, lo_up << chunk_shift))
+            if hi_up << chunk_shift < hi:
+                tails.append((level, hi_up << chunk_shift, hi))
+            level += 1
+            lo = lo_up
+            hi = hi_up
+        if tails:
+            tails.reverse()
+            pieces += tails
+        for level, lo, hi in pieces:
+            node = path[level] if keys[level] == lo >> chunk_shift else descend(level, lo << level * chunk_shift)
+            a = lo & mask
+            b = (hi - 1) & mask
+            slots = node.slots
+            for j, sib_first, sib_end, sibs in runs_cache[a << 8 | b] or slot_runs(a, b):
+                if sibs:
+                    slots[sib_first:sib_end] = [sibling(vma, j)] * sibs
+                slots[j] = vma
+            bits = ((2 << (b - a)) - 1) << a
+            node.count += b - a + 1
+            node.present |= bits
+            node.full |= bits
