@@ -37,7 +37,7 @@ the at most two edge slots the range only partly covers are walked into
 
 ``copy_tree`` copies node by node, depth first (the xarray analogue of
 ``__mt_dup``), sharing only the immutable entries.  The bulk build is
-``structures.backends.xarray.bulk`` (it shares ``_put_run`` and ``SLOT_RUNS``).
+``structures.backends.xarray.bulk`` (it shares ``slot_runs`` and ``SLOT_RUNS``).
 
 API
 ---
