@@ -48,8 +48,8 @@ API
 ---
 ``InPlaceWriter`` (a ``cow.PathCopyWriter``, the fallback; ``MapleIndex``
 supplies the state): ``_descend``,
-``_insert_at``, ``_remove_at`` (``REMOVED``), ``_split_leaf``, ``_rebuild`` (``_spread_leaves``,
-``_spread_internal``, ``_publish_levels``), ``_edge_slot``,
+``_insert_at``, ``_remove_at`` (``REMOVED``), ``_split_leaf``, ``_respread_leaf``, ``_rebuild``
+(``_publish_levels``; new nodes from ``reshape``), ``_edge_slot``,
 ``_node_min_below``, ``_replace_child``, ``_publish``.  Write costs:
 ``_leaf_copies`` (one per fast-path write) and the base's counters.
 """
@@ -63,22 +63,13 @@ from typing import Any
 from structures.backends.maple.cow import PathCopyWriter
 from structures.backends.maple.gap import leaf_gap_of
 from structures.backends.maple.node import LAST, Node, node_gap
+from structures.backends.maple.reshape import join_leaves, part_sizes, spread_internal, spread_leaves
 from structures.lib.seqcount import SeqCount
 from structures.vma import VMA
 
 __all__ = ["REMOVED", "InPlaceWriter"]
 
 REMOVED = object()  # _remove_at: the VMA was removed
-
-
-def _part_sizes(total: int, parts: int, cap: int, fill_min: int, edge: int) -> list[int]:
-    """How many slots each of ``parts`` new nodes takes: even (the first ones one more),
-    or for a split at the ``edge`` of an append (+1) / prepend (-1) the new edge node
-    just ``fill_min`` and the other the rest, when that fits."""
-    if edge and parts == 2 and total - fill_min <= cap:
-        return [total - fill_min, fill_min] if edge > 0 else [fill_min, total - fill_min]
-    size, extra = divmod(total, parts)
-    return [size + 1 if q < extra else size for q in range(parts)]
 
 
 class InPlaceWriter(PathCopyWriter):
@@ -277,7 +268,15 @@ class InPlaceWriter(PathCopyWriter):
             join_prev = not first and node_min and self._edge_slot(parents, idxs, depth, -1) is None
             join_next = end == n and self._edge_slot(parents, idxs, depth, 1) is None
             if join_prev or join_next or len(new_slots) < self._leaf_fill_min:
-                # the None meets the neighbouring leaf's None, or the leaf is underfull
+                # the None meets the neighbouring leaf's None, or the leaf is underfull: merge
+                # with / borrow from the sibling it joins (or the previous one, else the next)
+                step = -1 if join_prev or (not join_next and idxs[depth - 1]) else 1
+                if not (join_prev and join_next) and self._respread_leaf(  # (both: three leaves, _rebuild)
+                    parents, idxs, depth, new_pivots, new_slots, node_min, step
+                ):
+                    self._wcount -= 1
+                    self._count -= 1
+                    return REMOVED
                 if not self._rebuild(
                     parents[:depth], idxs[:depth], new_pivots, new_slots, bool(join_prev), join_next, node_min
                 ):
@@ -324,7 +323,7 @@ class InPlaceWriter(PathCopyWriter):
         (new lists ``(pivots, slots)``, one or two slots over width) splits in two under a
         new copy of its parent, which has room for one more child; published with one slot
         store into the grandparent (or as the root), gaps above in place.  Split as
-        ``_part_sizes`` does (evenly, the first one more; an append / prepend unevenly).
+        ``reshape.part_sizes`` does (evenly, the first one more; an append / prepend unevenly).
         Random build + teardown of 10k VMAs: 701 of its 2,842 rebuilds (the others: a full
         parent, or a remove), 6.1 us each against 10.8 for an average ``_rebuild``; 6.07 ->
         5.82 us per op (write_stats unchanged)."""
@@ -378,6 +377,86 @@ class InPlaceWriter(PathCopyWriter):
         self._nodes_allocated += 3
         self._nodes_freed += 2
 
+    def _respread_leaf(
+        self,
+        parents: list[Node],
+        idxs: list[int],
+        depth: int,
+        pivots: list[int],
+        slots: list[Any],
+        node_min: int,
+        step: int,
+    ) -> bool:
+        """``_rebuild``'s common remove case written out: the leaf below ``parents[depth - 1]``
+        (new lists ``(pivots, slots)``: its edge None meets the sibling's, or it is underfull)
+        joined with its sibling ``step`` (-1 the previous, +1 the next, under the same
+        parent) into one new leaf (a merge) or two evenly filled ones (a borrow), under a
+        new copy of the parent, published with one slot store into the grandparent (or as
+        the root), gaps above in place.  False, nothing changed, when the sibling is not
+        there or the parent would leave its limits (then ``_rebuild`` climbs).  Random
+        build + teardown of 10k VMAs: 1,3xx of the 1,6xx remove rebuilds."""
+        k = depth - 1
+        parent = parents[k]
+        children = parent.slots
+        j = idxs[k]
+        first = j + step if step < 0 else j  # the window: children [first, first + 2)
+        if first < 0 or first + 1 >= len(children):
+            return False
+        if step < 0:
+            prev = children[first]
+            joined_pivots, joined_slots = join_leaves(prev.pivots, prev.slots, pivots, slots)
+            if first:
+                window_min = parent.pivots[first - 1] + 1
+            else:  # the parent's node_min
+                window_min = 0
+                for m in range(k - 1, -1, -1):
+                    if idxs[m]:
+                        window_min = parents[m].pivots[idxs[m] - 1] + 1
+                        break
+        else:
+            nxt = children[j + 1]
+            joined_pivots, joined_slots = join_leaves(pivots, slots, nxt.pivots, nxt.slots)
+            window_min = node_min
+        total = len(joined_slots)
+        width = len(children)
+        if total <= self.leaf_slots:  # a merge: the parent loses a child
+            if total < self._leaf_fill_min or width - 1 < (self._internal_fill_min if k else 2):
+                return False
+            new_gaps = parent.gaps.copy()  # type: ignore[union-attr]
+            new_gaps[first] = leaf_gap_of(joined_pivots, joined_slots, window_min)
+            del new_gaps[first + 1]
+            new_pivots = parent.pivots.copy()
+            del new_pivots[first]
+            new_children = children.copy()
+            new_children[first] = Node(joined_pivots, joined_slots, None, True, 0)
+            del new_children[first + 1]
+            parts = 1
+        else:  # a borrow: two leaves, evenly filled (the first one more)
+            cut = (total + 1) >> 1
+            left_pivots = joined_pivots[:cut]
+            left_slots = joined_slots[:cut]
+            right_pivots = joined_pivots[cut:]
+            right_slots = joined_slots[cut:]
+            boundary = left_pivots[-1]
+            new_gaps = parent.gaps.copy()  # type: ignore[union-attr]
+            new_gaps[first] = leaf_gap_of(left_pivots, left_slots, window_min)
+            new_gaps[first + 1] = leaf_gap_of(right_pivots, right_slots, boundary + 1)
+            new_pivots = parent.pivots.copy()
+            new_pivots[first] = boundary
+            new_children = children.copy()
+            new_children[first] = Node(left_pivots, left_slots, None, True, 0)
+            new_children[first + 1] = Node(right_pivots, right_slots, None, True, 0)
+            parts = 2
+        olds = children[first : first + 2]
+        self._replace_child(parents[:k], idxs[:k], Node(new_pivots, new_children, new_gaps, False, 0), max(new_gaps))
+        olds[0].dead = True
+        olds[1].dead = True
+        parent.dead = True
+        self._rebalances += 1
+        self._nodes_allocated += parts + 1
+        self._nodes_freed += 3
+        return True
+
     def _rebuild(
         self,
         parents: list[Node],
@@ -425,8 +504,9 @@ class InPlaceWriter(PathCopyWriter):
             parts = 2
             if n // parts < self._leaf_fill_min:
                 return False
-            sizes = _part_sizes(n, parts, cap, self._leaf_fill_min, edge)
-            leaves, lasts, gaps_ = self._spread_leaves(new_pivots, new_slots, sizes, 0)
+            sizes = part_sizes(n, parts, cap, self._leaf_fill_min, edge)
+            leaves, lasts, gaps_ = spread_leaves(new_pivots, new_slots, sizes, 0)
+            self._nodes_allocated += 2
             self._publish_levels([], [], Node(lasts, leaves, gaps_, False, 0), [self._root])
             self._rebalances += 2  # a split and a height change
             return True
@@ -481,8 +561,9 @@ class InPlaceWriter(PathCopyWriter):
             window_min = parent.pivots[first - 1] + 1
         else:  # the window starts at the parent's first child: the parent's node_min
             window_min = self._node_min_below(parents[:-1], idxs[:-1])
-        sizes = _part_sizes(total, parts, cap, self._leaf_fill_min, edge if end - first == 1 else 0)
-        leaves, lasts, gaps_ = self._spread_leaves(pivots, slots, sizes, window_min)
+        sizes = part_sizes(total, parts, cap, self._leaf_fill_min, edge if end - first == 1 else 0)
+        leaves, lasts, gaps_ = spread_leaves(pivots, slots, sizes, window_min)
+        self._nodes_allocated += len(sizes)
         replaced = children[first:end]
         self._rebalances += 1
         # climb: the parent's new lists, spread up while they break the width/fill limits
@@ -501,8 +582,9 @@ class InPlaceWriter(PathCopyWriter):
             width = len(slot_l)
             if level == 0:  # parent is the root
                 if width > cap:  # split the root's lists under a new root (height + 1)
-                    sizes = _part_sizes(width, 2, cap, fill_min, edge)
-                    nodes, nlasts, ngaps = self._spread_internal(piv_l, slot_l, gap_l, sizes)
+                    sizes = part_sizes(width, 2, cap, fill_min, edge)
+                    nodes, nlasts, ngaps = spread_internal(piv_l, slot_l, gap_l, sizes)
+                    self._nodes_allocated += 2
                     new_root = Node(nlasts, nodes, ngaps, False, 0)
                     self._rebalances += 1
                 elif width == 1:  # one child left: it becomes the root (height - 1)
@@ -553,54 +635,14 @@ class InPlaceWriter(PathCopyWriter):
             parts = -(-total // cap)
             if total // parts < fill_min:
                 return False  # (not reached: a sibling holds >= fill_min) nothing published
-            sizes = _part_sizes(total, parts, cap, fill_min, edge if end - first == 1 else 0)
-            nodes, nlasts, ngaps = self._spread_internal(wp, ws, wg, sizes)
+            sizes = part_sizes(total, parts, cap, fill_min, edge if end - first == 1 else 0)
+            nodes, nlasts, ngaps = spread_internal(wp, ws, wg, sizes)
+            self._nodes_allocated += len(sizes)
             self._rebalances += 1
             parent = grand
             piv_l = grand.pivots[:first] + nlasts + grand.pivots[end:]
             slot_l = siblings[:first] + nodes + siblings[end:]
             gap_l = grand.gaps[:first] + ngaps + grand.gaps[end:]  # type: ignore[index]
-
-    def _spread_leaves(
-        self, pivots: list[int], slots: list[Any], sizes: list[int], node_min: int
-    ) -> tuple[list[Node], list[int], list[int]]:
-        """New leaves holding ``(pivots, slots)`` in order, ``sizes`` slots each; their last
-        pivots and gaps.  A split never leaves a None at both sides of a boundary: the
-        slots keep their order and no two Nones are adjacent."""
-        leaves: list[Node] = []
-        lasts: list[int] = []
-        gaps: list[int] = []
-        a = 0
-        for size in sizes:
-            b = a + size  # the leaf takes slots [a, b)
-            part_pivots = pivots[a:b]
-            part_slots = slots[a:b]
-            leaves.append(Node(part_pivots, part_slots, None, True, 0))
-            lasts.append(part_pivots[-1])
-            gaps.append(leaf_gap_of(part_pivots, part_slots, node_min))
-            node_min = part_pivots[-1] + 1
-            a = b
-        self._nodes_allocated += len(sizes)
-        return leaves, lasts, gaps
-
-    def _spread_internal(
-        self, pivots: list[int], slots: list[Any], gaps: list[int], sizes: list[int]
-    ) -> tuple[list[Node], list[int], list[int]]:
-        """New internal nodes holding the children ``(pivots, slots, gaps)`` in order,
-        ``sizes`` children each; their last pivots and gaps."""
-        nodes: list[Node] = []
-        lasts: list[int] = []
-        out_gaps: list[int] = []
-        a = 0
-        for size in sizes:
-            b = a + size
-            part_gaps = gaps[a:b]
-            nodes.append(Node(pivots[a:b], slots[a:b], part_gaps, False, 0))
-            lasts.append(pivots[b - 1])
-            out_gaps.append(max(part_gaps))
-            a = b
-        self._nodes_allocated += len(sizes)
-        return nodes, lasts, out_gaps
 
     def _publish_levels(
         self, parents: list[Node], idxs: list[int], new: Node, replaced: list[Node], fresh: bool = True
