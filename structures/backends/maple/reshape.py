@@ -23,7 +23,8 @@ API
 ---
 ``part_sizes(total, parts, cap, fill_min, edge)``, ``spread_leaves(pivots, slots,
 sizes, node_min)``, ``spread_internal(pivots, slots, gaps, sizes)``,
-``join_leaves(a_pivots, a_slots, b_pivots, b_slots)``.
+``split_leaf(pivots, slots, node_min, cut)``, ``join_leaves(a_pivots, a_slots,
+b_pivots, b_slots)``.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from typing import Any
 from structures.backends.maple.gap import leaf_gap_of
 from structures.backends.maple.node import Node
 
-__all__ = ["join_leaves", "part_sizes", "spread_internal", "spread_leaves"]
+__all__ = ["join_leaves", "part_sizes", "split_leaf", "spread_internal", "spread_leaves"]
 
 
 def part_sizes(total: int, parts: int, cap: int, fill_min: int, edge: int) -> list[int]:
@@ -54,6 +55,26 @@ def join_leaves(
     if a_slots[-1] is None and b_slots[0] is None:
         return a_pivots[:-1] + b_pivots, a_slots[:-1] + b_slots
     return a_pivots + b_pivots, a_slots + b_slots
+
+
+def split_leaf(
+    pivots: list[int], slots: list[Any], node_min: int, cut: int
+) -> tuple[Node, Node, int, int, int]:
+    """Two new leaves, slots ``[0, cut)`` and ``[cut, n)`` of ``(pivots, slots)`` (the first
+    starting at ``node_min``): ``(left, right, left's last pivot, left's gap, right's gap)``;
+    ``spread_leaves`` for two parts written out (a split or a borrow)."""
+    left_pivots = pivots[:cut]
+    left_slots = slots[:cut]
+    right_pivots = pivots[cut:]
+    right_slots = slots[cut:]
+    boundary = left_pivots[-1]
+    return (
+        Node(left_pivots, left_slots, None, True, 0),
+        Node(right_pivots, right_slots, None, True, 0),
+        boundary,
+        leaf_gap_of(left_pivots, left_slots, node_min),
+        leaf_gap_of(right_pivots, right_slots, boundary + 1),
+    )
 
 
 def spread_leaves(
