@@ -34,8 +34,11 @@ rules a writer keeps:
     merge/borrow on underflow, joining a None with the neighbouring leaf's,
     and the same one level up as far as the change reaches, height changes
     included): new leaves and new copies of the ancestors it changes, the
-    top one stored into its live parent's slot (or as the root);
-  - *general path* (Nones joining across two parents, ``replace``,
+    top one stored into its live parent's slot (or as the root); a None
+    joining the neighbouring leaf's under another parent (``store._join_across``)
+    moves the two leaves' boundary: new copies of both spines up to their
+    common ancestor, whose copy is stored into its live parent's slot;
+  - *general path* (a None joining across parents at both edges, ``replace``,
     ``clear``): path copying into private nodes (``cow``:
     ``_wpath``, ``_fixup``), first tried below the leaf's great-grandparent (*subtree
     mode*, published by one slot store; if the change climbs higher the
@@ -91,8 +94,9 @@ Layout
 
 Writes: ``insert`` stores the VMA over its ``None`` slot (1 slot becomes up
 to 3); ``remove`` stores ``None`` over its slot and swallows neighbouring
-``None`` slots (also the neighbouring leaf's edge ``None``: ``_rebuild``, or
-``_join_nulls`` which moves a leaf boundary on the general path).  Maple
+``None`` slots (also the neighbouring leaf's edge ``None``: ``_respread_leaf`` /
+``_rebuild``, ``_join_across`` under another parent, or ``_join_nulls`` which
+moves a leaf boundary on the general path).  Maple
 overrides ``insert``/``remove`` so one descent serves both the base's
 overlap/presence check and the store (same errors as the base), and
 ``find_gap`` to skip the base's per-field validation for plain valid ints.

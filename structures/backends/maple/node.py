@@ -54,7 +54,18 @@ from typing import Any
 
 from structures.vma import TASK_SIZE, VMA
 
-__all__ = ["LAST", "Node", "dump", "leaf_gap", "min_fill", "node_gap", "null_slots", "tree_stats"]
+__all__ = [
+    "LAST",
+    "Node",
+    "dump",
+    "edge_slot",
+    "leaf_gap",
+    "min_fill",
+    "node_gap",
+    "node_min_below",
+    "null_slots",
+    "tree_stats",
+]
 
 #: inclusive last address of the index space (the root's max)
 LAST = TASK_SIZE - 1
@@ -113,6 +124,31 @@ def node_gap(node: Node, node_min: int) -> int:
     if node.leaf:
         return leaf_gap(node, node_min)
     return max(node.gaps)  # type: ignore[arg-type]
+
+
+def node_min_below(parents: list[Node], idxs: list[int]) -> int:
+    """The ``node_min`` (first address) of the node below ``parents[-1].slots[idxs[-1]]``
+    (``parents``: a path from the root, ``idxs``: the slot taken in each)."""
+    for k in range(len(parents) - 1, -1, -1):
+        i = idxs[k]
+        if i:
+            return parents[k].pivots[i - 1] + 1  # type: ignore[no-any-return]
+    return 0
+
+
+def edge_slot(parents: list[Node], idxs: list[int], depth: int, step: int) -> Any:
+    """The last slot of the previous leaf (``step=-1``) or the first of the next (``+1``),
+    for the leaf below ``parents[:depth]``; 0 (not None) when there is no such leaf."""
+    k = depth - 1
+    while k >= 0:
+        j = idxs[k] + step
+        if 0 <= j < len(parents[k].slots):
+            node = parents[k].slots[j]
+            while not node.leaf:
+                node = node.slots[-1 if step < 0 else 0]
+            return node.slots[-1 if step < 0 else 0]
+        k -= 1
+    return 0
 
 
 def tree_stats(root: Node, leaf_slots: int, internal_slots: int) -> dict[str, Any]:

@@ -24,7 +24,8 @@ API
 ``part_sizes(total, parts, cap, fill_min, edge)``, ``spread_leaves(pivots, slots,
 sizes, node_min)``, ``spread_internal(pivots, slots, gaps, sizes)``,
 ``split_leaf(pivots, slots, node_min, cut)``, ``join_leaves(a_pivots, a_slots,
-b_pivots, b_slots)``.
+b_pivots, b_slots)``, ``join_across(parents, idxs, depth, pivots, slots, node_min, step,
+fill_min)``.
 """
 
 from __future__ import annotations
@@ -32,9 +33,9 @@ from __future__ import annotations
 from typing import Any
 
 from structures.backends.maple.gap import leaf_gap_of
-from structures.backends.maple.node import Node
+from structures.backends.maple.node import Node, node_min_below
 
-__all__ = ["join_leaves", "part_sizes", "split_leaf", "spread_internal", "spread_leaves"]
+__all__ = ["join_across", "join_leaves", "part_sizes", "split_leaf", "spread_internal", "spread_leaves"]
 
 
 def part_sizes(total: int, parts: int, cap: int, fill_min: int, edge: int) -> list[int]:
@@ -96,6 +97,88 @@ def spread_leaves(
         node_min = part_pivots[-1] + 1
         a = b
     return leaves, lasts, gaps
+
+
+def join_across(
+    parents: list[Node], idxs: list[int], depth: int, pivots: list[int], slots: list[Any], node_min: int, step: int,
+    fill_min: int,
+) -> tuple[int, Node, list[Node]] | None:
+    """A None joining across two parents: the leaf below ``parents[:depth]`` (new lists
+    ``(pivots, slots)``, range from ``node_min``) starts (``step`` -1) / ends (+1) with a
+    None that meets the previous / next leaf's edge None, under another parent.  Of the
+    two leaves A (left) and B (right) one gives its edge slot to the other, moving their
+    boundary: A drops its trailing None (B's leading None then starts lower; B's pivots
+    stay), else B drops its leading None into A's.  New copies of A, B, the spines between
+    them and their lowest common ancestor (pivots: A's spine ends at the new boundary).
+    ``(the ancestor's index in parents, its new copy, the nodes replaced)``, or None
+    (nothing built) when neither leaf can spare a slot above ``fill_min``."""
+    top = depth - 1  # the lowest common ancestor: the deepest parent holding the neighbour
+    while top >= 0 and not (0 <= idxs[top] + step < len(parents[top].slots)):
+        top -= 1
+    if top < 0:
+        return None
+    lca = parents[top]
+    ca = idxs[top] + min(step, 0)  # A's subtree is lca.slots[ca], B's lca.slots[ca + 1]
+    replaced = [lca]
+    spine: list[Node] = []  # the neighbour's internal nodes below lca, top down
+    if step < 0:  # the neighbour A: its node_min (the boundary below A's subtree, then down its right edge)
+        node = lca.slots[ca]
+        other_min = lca.pivots[ca - 1] + 1 if ca else node_min_below(parents[:top], idxs[:top])
+        while not node.leaf:
+            spine.append(node)
+            if len(node.pivots) > 1:
+                other_min = node.pivots[-2] + 1
+            node = node.slots[-1]
+        a_pivots, a_slots, a_min, b_pivots, b_slots = node.pivots, node.slots, other_min, pivots, slots
+        a_spine, b_spine = spine, parents[top + 1 : depth]
+    else:
+        node = lca.slots[ca + 1]
+        while not node.leaf:
+            spine.append(node)
+            node = node.slots[0]
+        a_pivots, a_slots, a_min, b_pivots, b_slots = pivots, slots, node_min, node.pivots, node.slots
+        a_spine, b_spine = parents[top + 1 : depth], spine
+    replaced.append(node)  # the neighbour leaf (the caller's leaf is the caller's)
+    replaced += spine
+    replaced += parents[top + 1 : depth]
+    if len(a_slots) > fill_min:  # A gives its trailing None to B
+        a_pivots, a_slots = a_pivots[:-1], a_slots[:-1]
+    elif len(b_slots) > fill_min:  # B gives its leading None to A
+        a_pivots = a_pivots[:-1] + b_pivots[:1]
+        b_pivots, b_slots = b_pivots[1:], b_slots[1:]
+    else:
+        return None
+    boundary = a_pivots[-1]
+    child = Node(a_pivots, a_slots, None, True, 0)
+    gap = leaf_gap_of(a_pivots, a_slots, a_min)
+    for up in reversed(a_spine):  # A is the last child all the way up: its spine ends at the boundary
+        new_pivots = up.pivots.copy()
+        new_pivots[-1] = boundary
+        new_slots = up.slots.copy()
+        new_slots[-1] = child
+        new_gaps = up.gaps.copy()  # type: ignore[union-attr]
+        new_gaps[-1] = gap
+        child = Node(new_pivots, new_slots, new_gaps, False, 0)
+        gap = max(new_gaps)
+    a_top, a_gap = child, gap
+    child = Node(b_pivots, b_slots, None, True, 0)
+    gap = leaf_gap_of(b_pivots, b_slots, boundary + 1)
+    for up in reversed(b_spine):  # B is the first child all the way up: pivots unchanged (shared)
+        new_slots = up.slots.copy()
+        new_slots[0] = child
+        new_gaps = up.gaps.copy()  # type: ignore[union-attr]
+        new_gaps[0] = gap
+        child = Node(up.pivots, new_slots, new_gaps, False, 0)
+        gap = max(new_gaps)
+    new_pivots = lca.pivots.copy()
+    new_pivots[ca] = boundary
+    new_slots = lca.slots.copy()
+    new_slots[ca] = a_top
+    new_slots[ca + 1] = child
+    new_gaps = lca.gaps.copy()  # type: ignore[union-attr]
+    new_gaps[ca] = a_gap
+    new_gaps[ca + 1] = gap
+    return top, Node(new_pivots, new_slots, new_gaps, False, 0), replaced
 
 
 def spread_internal(
