@@ -270,7 +270,7 @@ class InPlaceWriter(PathCopyWriter):
                 if not self._rebuild(
                     parents[:depth], idxs[:depth], new_pivots, new_slots, bool(join_prev), join_next, node_min
                 ) and not (
-                    (not join_prev or not join_next)
+                    bool(join_prev) != join_next  # one None join, across parents
                     and len(new_slots) >= self._leaf_fill_min
                     and self._join_across(parents, idxs, depth, new_pivots, new_slots, node_min, step)
                 ):
