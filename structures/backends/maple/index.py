@@ -30,7 +30,7 @@ rules a writer keeps:
     keeps its fill limits): one new leaf built by slicing, stored into its
     parent's slot; ancestors' gaps updated in place up to the first
     unchanged one (``mas_wr_slot_store`` / ``mas_update_gap``);
-  - *climbing rebuild* (``store._rebuild``: leaf split, push into a sibling (internal nodes),
+  - *climbing rebuild* (``store._rebuild``: node split,
     merge/borrow on underflow, joining a None with the neighbouring leaf's,
     and the same one level up as far as the change reaches, height changes
     included): new leaves and new copies of the ancestors it changes, the

@@ -538,7 +538,9 @@ class InPlaceWriter(PathCopyWriter):
                 # an overflowing leaf splits alone (an append / prepend unevenly, below); no
                 # push into a sibling: a push (allowed up to 2 x 16 - 2 slots) left both leaves
                 # nearly full and the next insert into either rebalanced again.  Random build +
-                # teardown of 10k VMAs: 4,219 -> 3,298 rebalances, 6.50 -> 5.89 us per op
+                # teardown of 10k VMAs: 4,219 -> 3,298 rebalances, 6.50 -> 5.89 us per op; the
+                # price (with no push one level up either): a random build's fill 0.80 -> 0.69,
+                # 80.7 -> 87.6 bytes per VMA (stats())
                 pass
             elif k:  # underfull: merge with / borrow from a sibling
                 first = k - 1
@@ -609,20 +611,17 @@ class InPlaceWriter(PathCopyWriter):
                 self._publish_levels(parents[:level], idxs[:level], Node(piv_l, slot_l, gap_l, False, 0), replaced)
                 return True
             # the parent's new lists break its limits: spread them with a sibling under
-            # a new copy of the grandparent (push / split on overflow, merge / borrow on
+            # a new copy of the grandparent (split on overflow, merge / borrow on
             # underflow), as the leaves were spread under the parent
             level -= 1
             grand = parents[level]
             k = idxs[level]
             siblings = grand.slots
             first, end = k, k + 1
-            if width > cap and edge:
-                pass  # the edge node of an append / prepend: split unevenly, no push
-            elif width > cap:
-                if k and len(siblings[k - 1].slots) + width <= 2 * cap - 2:
-                    first = k - 1
-                elif k + 1 < len(siblings) and len(siblings[k + 1].slots) + width <= 2 * cap - 2:
-                    end = k + 2
+            if width > cap:
+                # splits alone (an append / prepend unevenly), no push, as at the leaf level:
+                # 3,303 -> 3,234 rebalances, 30.3k -> 30.1k instructions per op
+                pass
             elif k:
                 first = k - 1
             else:
