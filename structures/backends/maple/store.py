@@ -248,11 +248,13 @@ class InPlaceWriter(PathCopyWriter):
         n = len(slots)
         first = i - 1 if i and slots[i - 1] is None else i  # the new None = old slots [first, end)
         end = i + 2 if i + 1 < n and slots[i + 1] is None else i + 1
-        new_pivots = pivots.copy()
         new_slots = slots.copy()
         if end - first > 1:  # copy + delete in place (private lists), like the insert side
+            new_pivots = pivots.copy()
             del new_pivots[first : end - 1]
             del new_slots[first + 1 : end]
+        else:  # VMAs on both sides: the pivots stay, share the published list (never modified)
+            new_pivots = pivots  # as the insert side's exact fill: 30.1k -> 30.0k instructions per op
         new_slots[first] = None
         if depth:
             join_prev = not first and node_min and edge_slot(parents, idxs, depth, -1) is None
