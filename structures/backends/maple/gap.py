@@ -11,6 +11,9 @@ highest (``gap_top_down``) page-aligned ``s`` with ``[s, s + length)`` free
 and inside the window ``[low, high)`` (half-open); a node's own bounds are
 *inclusive*: ``[node_min, node_last]``.  Both run in O(log n) node visits.
 
+A leaf's cached ``nulls`` may still list a slot an exact-fill insert has
+since filled in place (never the other way: a published leaf's slot only
+goes None -> VMA), so every search skips a listed slot that is not None.
 Every loop is bounded by node widths and the tree height, and nothing here
 stores anything (except ``null_slots``' idempotent cache), so on a tree a
 writer is changing a search may return a wrong value or ``None`` but never
@@ -81,7 +84,10 @@ def gap_inside(node: Node, node_min: int, length: int) -> int | None:
     nulls = node.nulls
     if nulls is None:
         nulls = null_slots(node)
+    slots = node.slots
     for k in reversed(nulls):
+        if slots[k] is not None:
+            continue  # filled in place since the cache was made (see null_slots)
         end = piv[k] + 1
         if end - (piv[k - 1] + 1 if k else node_min) >= length:
             return end - length
@@ -94,8 +100,9 @@ def leaf_fit_down(leaf: Node, node_min: int, j: int, length: int, low: int, high
     nulls = leaf.nulls
     if nulls is None:
         nulls = null_slots(leaf)
+    slots = leaf.slots
     for k in reversed(nulls):
-        if k > j:
+        if k > j or slots[k] is not None:  # (filled in place since the cache was made)
             continue
         start = piv[k - 1] + 1 if k else node_min
         end = piv[k] + 1
@@ -189,7 +196,7 @@ def gap_up(node: Node, node_min: int, node_last: int, length: int, low: int, hig
     j = bisect_left(piv, high - 1) if high <= node_last else len(piv) - 1
     if node.leaf:
         for k in null_slots(node):  # only the None slots, lowest first
-            if k < i:
+            if k < i or slots[k] is not None:  # (filled in place since the cache was made)
                 continue
             if k > j:
                 break

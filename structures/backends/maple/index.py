@@ -19,10 +19,14 @@ Concurrency (RCU mode: the kernel's node swap + a write seqcount)
 Writers are serialised by the base class's mutex; readers never lock.  The
 rules a writer keeps:
 
-* a **published leaf is never modified**; a published internal node changes
-  only by single list-item stores: a child swapped for a new child covering
-  the same range (``slots[i] = new``), or a ``gaps[i]`` value.  Pivot lists
-  are never modified once published, no list ever changes length;
+* a **published leaf changes only by an exact fill**: ``slots[i] = vma``
+  over a None slot whose range is exactly the VMA's (the kernel's
+  ``mas_wr_slot_store``), so its slots only ever go None -> VMA, never back
+  (a remove builds a new leaf), and its pivots never change; a published
+  internal node changes only by single list-item stores: a child swapped
+  for a new child covering the same range (``slots[i] = new``), or a
+  ``gaps[i]`` value.  Pivot lists are never modified once published, no
+  list ever changes length;
 * every write builds the nodes that change and publishes them with **one
   reference store**, then marks the replaced nodes ``dead``:
 
@@ -54,8 +58,19 @@ What readers get:
 * single-leaf readers (``lookup``, ``find`` and ``find_prev`` when the
   answer is in the first leaf, ``intersection``, ``probe``) need no
   validation: each node they load was current at some instant after they
-  started, and the leaf they reach is an immutable snapshot of its range at
-  that instant (linearizable);
+  started, and the leaf they reach holds its range from then on, changed
+  only by exact fills, each one slot store that leaves a valid leaf (no
+  two Nones adjacent: a filled slot becomes a VMA).  ``lookup`` reads one
+  slot: linearized at that read.  ``find`` reads slot ``i`` (at ``t1``) and,
+  if it is None, slot ``i + 1`` (at ``t2``): at ``t1`` slot ``i + 1`` held a
+  VMA (no adjacent Nones), which it still holds at ``t2`` (a VMA slot never
+  changes in a leaf), so the answer is ``t1``'s.  ``find_prev`` reads slot
+  ``i``, then at most two slots back, stopping at the first VMA: when slot
+  ``i`` was None, slot ``i - 1`` held at that read the VMA it returns (the
+  answer then); when slot ``i`` held a VMA not ending at ``addr`` (which it
+  keeps), a VMA read at ``i - 1`` is the answer at its read, and a None read
+  there means slot ``i - 2`` held, at that read, the VMA it returns.  So
+  each returns the answer of an instant inside its call (linearizable);
 * multi-node readers (``overlapping``, ``_batch_from`` behind ``__iter__``,
   ``find_gap`` which trusts gap values, and ``find``/``find_prev`` when they
   cross into another leaf) run under ``SeqCount.read``: read ``seq``, walk,
@@ -64,8 +79,13 @@ What readers get:
   half-updated tree cannot crash or loop (lists keep their lengths, every
   walk is bounded); it only retries.  Retries are counted per thread and
   summed in ``stats()["restarts"]``;
+* ``find_gap``'s searches trust a leaf's cached None indices (``node.null_slots``):
+  computed once, that tuple lists every slot None then or later (slots only
+  go None -> VMA), so the searches skip a listed slot no longer None; an
+  exact fill inside the search's seqcount section makes it retry as above;
 * the resumable ``_iter_from`` cursor (``mas_find``-like, yields lazily while
-  writers run) checks each leaf it steps onto; on a ``dead`` leaf it
+  writers run) checks each leaf it steps onto (a leaf's slice yields, in
+  address order, VMAs each stored at its read); on a ``dead`` leaf it
   restarts from the root at the address reached (never repeating a VMA),
   counted in ``restarts``; the first leaf after a (re)start is always
   consumed, so every restart makes progress;
