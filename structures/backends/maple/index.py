@@ -129,7 +129,7 @@ upward and stop as soon as a parent's entry is unchanged.
 ``bulk_load`` builds a densely packed tree bottom-up (``bulk.build_tree``)
 and ``dup`` copies the tree node by node, depth first (``bulk.copy_tree``,
 ``__mt_dup``); each is published with one root store.  ``write_stats``:
-nodes allocated / copied / freed (a fast-path write copies one leaf), and
+nodes allocated / copied / freed (a fast-path write copies one leaf, an exact fill none), and
 rebalances = splits, pushes, merges, borrows, None joins across leaves and
 height changes.
 
@@ -195,7 +195,7 @@ class MapleIndex(InPlaceWriter, VMAIndex):
         # is published by one slot store into its live parent (0: copy from the root)
         self._subtree_depth = 0
         self._subtree_top: tuple[list[Node], list[int], Node, Node] | None = None
-        # fast-path writes: each copies one leaf (allocated + copied + the old one freed),
+        # fast-path writes (but exact fills): each copies one leaf (allocated + copied + the old one freed),
         # counted once here instead of three counters on the hot path
         self._leaf_copies = 0
         # the fast paths' descent records its path here (index stores into lists kept

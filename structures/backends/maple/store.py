@@ -62,7 +62,7 @@ supplies the state):
 ``_insert_at``, ``_remove_at`` (``REMOVED``), ``_split_leaf``, ``_respread_leaf``, ``_rebuild``
 (``_publish_levels``; new nodes from ``reshape``), ``_join_across``,
 ``_replace_child``, ``_publish``.  Write costs:
-``_leaf_copies`` (one per fast-path write) and the base's counters.
+``_leaf_copies`` (one per fast-path write but an exact fill) and the base's counters.
 """
 
 from __future__ import annotations
