@@ -6,6 +6,7 @@ import random
 import sys
 import threading
 import time
+from bisect import bisect_left
 from itertools import pairwise
 from typing import Any
 
@@ -267,8 +268,9 @@ def test_dump_and_small_trees_attach_it_to_check_errors() -> None:
 
 
 def test_published_nodes_change_only_by_single_slot_and_gap_stores() -> None:
-    """Leaves are never modified once published; internal nodes only get single
-    slot (child swap, same range) and gap item stores; replaced nodes are dead."""
+    """Leaves change only by an exact fill (a None slot becomes the VMA spanning its whole
+    range; pivots never change); internal nodes only get single slot (child swap, same
+    range) and gap item stores; replaced nodes are dead."""
     m = MapleIndex(leaf_slots=4, internal_slots=4)
     vs = [_vma(3 * i, 2) for i in range(60)]
     for v in vs:
@@ -289,8 +291,15 @@ def test_published_nodes_change_only_by_single_slot_and_gap_stores() -> None:
     for v in vs[20:40]:  # merges, borrows, height changes
         m.remove(v)
     m.insert(_vma(0, 1))
-    for node, before in seen:  # pivots never change; leaf slots never change
-        assert (tuple(node.pivots), tuple(node.slots) if node.leaf else len(node.slots)) == before
+    for node, before in seen:  # pivots never change; a leaf slot only goes None -> VMA
+        pivots, slots = before
+        assert tuple(node.pivots) == pivots
+        if not node.leaf:
+            assert len(node.slots) == slots
+            continue
+        for k, (was, now) in enumerate(zip(slots, node.slots, strict=True)):
+            if was is not now:
+                assert was is None and now.start == (pivots[k - 1] + 1 if k else now.start) and now.end - 1 == pivots[k]
     assert old_leaf.dead  # vs[0] lived in the first leaf: it was replaced
     live = set()
     stack = [m._root]
@@ -301,6 +310,32 @@ def test_published_nodes_change_only_by_single_slot_and_gap_stores() -> None:
         if not node.leaf:
             stack.extend(node.slots)
     assert all(node.dead for node, _ in seen if id(node) not in live)
+    m.check()
+
+
+def test_exact_fill_is_one_slot_store_and_gap_searches_skip_stale_nulls() -> None:
+    """An insert spanning a whole None slot stores into the published leaf (no new node,
+    the leaf stays live); a gap search whose leaf cached that None before skips it."""
+    m = MapleIndex(leaf_slots=4, internal_slots=4)
+    vs = [_vma(4 * i, 3) for i in range(40)]
+    for v in vs:
+        m.insert(v)
+    hole = _vma(4 * 7 + 3, 1)  # the one-page None between vs[7] and vs[8]
+    assert m.find_gap(P, 4 * 7 * P, 4 * 8 * P) == hole.start  # caches the leaf's nulls
+    leaf = m._root
+    while not leaf.leaf:
+        leaf = leaf.slots[bisect_left(leaf.pivots, hole.start)]
+    assert leaf.nulls is not None and leaf.slots.index(None) >= 0
+    before = m.write_stats()
+    m.insert(hole)
+    assert m.write_stats() == before  # no node allocated, copied or freed
+    assert not leaf.dead and hole in leaf.slots and leaf.nulls is not None
+    assert m.find_gap(P, 4 * 7 * P, 4 * 8 * P + P) is None  # the stale cached None is skipped
+    assert m.find_gap(P, 4 * 7 * P, 4 * 8 * P + P, top_down=True) is None
+    assert m.lookup(hole.start) == hole and m.find(hole.start) == hole and m.find_prev(hole.end) == hole
+    m.check()
+    m.remove(hole)  # a removal copies the leaf
+    assert leaf.dead and m.find_gap(P, 4 * 7 * P, 4 * 8 * P) == hole.start
     m.check()
 
 
@@ -534,6 +569,8 @@ def test_mutation_seq_moves_after_a_path_copy_is_published() -> None:
         publish()
 
     m._publish = publishing  # type: ignore[method-assign]
+    # the Nones joining across two parents take the general path (as before _join_across)
+    m._join_across = lambda *args: False  # type: ignore[method-assign]
     slow = 0
     for v in vs[::2]:
         probe[:] = [v]

@@ -11,6 +11,9 @@ highest (``gap_top_down``) page-aligned ``s`` with ``[s, s + length)`` free
 and inside the window ``[low, high)`` (half-open); a node's own bounds are
 *inclusive*: ``[node_min, node_last]``.  Both run in O(log n) node visits.
 
+A leaf's cached ``nulls`` may still list a slot an exact-fill insert has
+since filled in place (never the other way: a published leaf's slot only
+goes None -> VMA), so every search skips a listed slot that is not None.
 Every loop is bounded by node widths and the tree height, and nothing here
 stores anything (except ``null_slots``' idempotent cache), so on a tree a
 writer is changing a search may return a wrong value or ``None`` but never
@@ -52,13 +55,17 @@ __all__ = ["gap_inside", "gap_low", "gap_top_down", "gap_up", "leaf_fit_down", "
 
 def leaf_gap_of(pivots: list[int], slots: list[Any], node_min: int) -> int:
     """``leaf_gap`` of a new leaf's lists (a plain loop: ``list.index(None)`` would call
-    ``VMA.__eq__`` on every VMA it passes, measured 2x slower)."""
+    ``VMA.__eq__`` on every VMA it passes, measured 2x slower).  The loop walks the
+    slots alone and reads pivots only at a None: 1.10 -> 0.50 us for 16 slots with one
+    None, 1.18 -> 0.66 with four (timeit), against zipping both lists."""
     gap = 0
-    prev = node_min - 1
-    for last, v in zip(pivots, slots, strict=False):  # equal lengths; strict costs a check
-        if v is None and last - prev > gap:
-            gap = last - prev
-        prev = last
+    k = 0
+    for v in slots:
+        if v is None:
+            width = pivots[k] - (pivots[k - 1] if k else node_min - 1)
+            if width > gap:
+                gap = width
+        k += 1  # noqa: SIM113 - a counter beats enumerate()'s tuples here: 0.66 vs 0.74 us
     return gap
 
 
@@ -81,7 +88,10 @@ def gap_inside(node: Node, node_min: int, length: int) -> int | None:
     nulls = node.nulls
     if nulls is None:
         nulls = null_slots(node)
+    slots = node.slots
     for k in reversed(nulls):
+        if slots[k] is not None:
+            continue  # filled in place since the cache was made (see null_slots)
         end = piv[k] + 1
         if end - (piv[k - 1] + 1 if k else node_min) >= length:
             return end - length
@@ -94,8 +104,9 @@ def leaf_fit_down(leaf: Node, node_min: int, j: int, length: int, low: int, high
     nulls = leaf.nulls
     if nulls is None:
         nulls = null_slots(leaf)
+    slots = leaf.slots
     for k in reversed(nulls):
-        if k > j:
+        if k > j or slots[k] is not None:  # (filled in place since the cache was made)
             continue
         start = piv[k - 1] + 1 if k else node_min
         end = piv[k] + 1
@@ -189,7 +200,7 @@ def gap_up(node: Node, node_min: int, node_last: int, length: int, low: int, hig
     j = bisect_left(piv, high - 1) if high <= node_last else len(piv) - 1
     if node.leaf:
         for k in null_slots(node):  # only the None slots, lowest first
-            if k < i:
+            if k < i or slots[k] is not None:  # (filled in place since the cache was made)
                 continue
             if k > j:
                 break

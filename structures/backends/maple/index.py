@@ -19,10 +19,14 @@ Concurrency (RCU mode: the kernel's node swap + a write seqcount)
 Writers are serialised by the base class's mutex; readers never lock.  The
 rules a writer keeps:
 
-* a **published leaf is never modified**; a published internal node changes
-  only by single list-item stores: a child swapped for a new child covering
-  the same range (``slots[i] = new``), or a ``gaps[i]`` value.  Pivot lists
-  are never modified once published, no list ever changes length;
+* a **published leaf changes only by an exact fill**: ``slots[i] = vma``
+  over a None slot whose range is exactly the VMA's (the kernel's
+  ``mas_wr_slot_store``), so its slots only ever go None -> VMA, never back
+  (a remove builds a new leaf), and its pivots never change; a published
+  internal node changes only by single list-item stores: a child swapped
+  for a new child covering the same range (``slots[i] = new``), or a
+  ``gaps[i]`` value.  Pivot lists are never modified once published, no
+  list ever changes length;
 * every write builds the nodes that change and publishes them with **one
   reference store**, then marks the replaced nodes ``dead``:
 
@@ -30,12 +34,15 @@ rules a writer keeps:
     keeps its fill limits): one new leaf built by slicing, stored into its
     parent's slot; ancestors' gaps updated in place up to the first
     unchanged one (``mas_wr_slot_store`` / ``mas_update_gap``);
-  - *climbing rebuild* (``store._rebuild``: leaf split, push into a sibling,
+  - *climbing rebuild* (``store._rebuild``: node split,
     merge/borrow on underflow, joining a None with the neighbouring leaf's,
     and the same one level up as far as the change reaches, height changes
     included): new leaves and new copies of the ancestors it changes, the
-    top one stored into its live parent's slot (or as the root);
-  - *general path* (Nones joining across two parents, ``replace``,
+    top one stored into its live parent's slot (or as the root); a None
+    joining the neighbouring leaf's under another parent (``store._join_across``)
+    moves the two leaves' boundary: new copies of both spines up to their
+    common ancestor, whose copy is stored into its live parent's slot;
+  - *general path* (a None joining across parents at both edges, ``replace``,
     ``clear``): path copying into private nodes (``cow``:
     ``_wpath``, ``_fixup``), first tried below the leaf's great-grandparent (*subtree
     mode*, published by one slot store; if the change climbs higher the
@@ -51,8 +58,19 @@ What readers get:
 * single-leaf readers (``lookup``, ``find`` and ``find_prev`` when the
   answer is in the first leaf, ``intersection``, ``probe``) need no
   validation: each node they load was current at some instant after they
-  started, and the leaf they reach is an immutable snapshot of its range at
-  that instant (linearizable);
+  started, and the leaf they reach holds its range from then on, changed
+  only by exact fills, each one slot store that leaves a valid leaf (no
+  two Nones adjacent: a filled slot becomes a VMA).  ``lookup`` reads one
+  slot: linearized at that read.  ``find`` reads slot ``i`` (at ``t1``) and,
+  if it is None, slot ``i + 1`` (at ``t2``): at ``t1`` slot ``i + 1`` held a
+  VMA (no adjacent Nones), which it still holds at ``t2`` (a VMA slot never
+  changes in a leaf), so the answer is ``t1``'s.  ``find_prev`` reads slot
+  ``i``, then at most two slots back, stopping at the first VMA: when slot
+  ``i`` was None, slot ``i - 1`` held at that read the VMA it returns (the
+  answer then); when slot ``i`` held a VMA not ending at ``addr`` (which it
+  keeps), a VMA read at ``i - 1`` is the answer at its read, and a None read
+  there means slot ``i - 2`` held, at that read, the VMA it returns.  So
+  each returns the answer of an instant inside its call (linearizable);
 * multi-node readers (``overlapping``, ``_batch_from`` behind ``__iter__``,
   ``find_gap`` which trusts gap values, and ``find``/``find_prev`` when they
   cross into another leaf) run under ``SeqCount.read``: read ``seq``, walk,
@@ -61,8 +79,13 @@ What readers get:
   half-updated tree cannot crash or loop (lists keep their lengths, every
   walk is bounded); it only retries.  Retries are counted per thread and
   summed in ``stats()["restarts"]``;
+* ``find_gap``'s searches trust a leaf's cached None indices (``node.null_slots``):
+  computed once, that tuple lists every slot None then or later (slots only
+  go None -> VMA), so the searches skip a listed slot no longer None; an
+  exact fill inside the search's seqcount section makes it retry as above;
 * the resumable ``_iter_from`` cursor (``mas_find``-like, yields lazily while
-  writers run) checks each leaf it steps onto; on a ``dead`` leaf it
+  writers run) checks each leaf it steps onto (a leaf's slice yields, in
+  address order, VMAs each stored at its read); on a ``dead`` leaf it
   restarts from the root at the address reached (never repeating a VMA),
   counted in ``restarts``; the first leaf after a (re)start is always
   consumed, so every restart makes progress;
@@ -91,8 +114,9 @@ Layout
 
 Writes: ``insert`` stores the VMA over its ``None`` slot (1 slot becomes up
 to 3); ``remove`` stores ``None`` over its slot and swallows neighbouring
-``None`` slots (also the neighbouring leaf's edge ``None``: ``_rebuild``, or
-``_join_nulls`` which moves a leaf boundary on the general path).  Maple
+``None`` slots (also the neighbouring leaf's edge ``None``: ``_respread_leaf`` /
+``_rebuild``, ``_join_across`` under another parent, or ``_join_nulls`` which
+moves a leaf boundary on the general path).  Maple
 overrides ``insert``/``remove`` so one descent serves both the base's
 overlap/presence check and the store (same errors as the base), and
 ``find_gap`` to skip the base's per-field validation for plain valid ints.
@@ -105,7 +129,7 @@ upward and stop as soon as a parent's entry is unchanged.
 ``bulk_load`` builds a densely packed tree bottom-up (``bulk.build_tree``)
 and ``dup`` copies the tree node by node, depth first (``bulk.copy_tree``,
 ``__mt_dup``); each is published with one root store.  ``write_stats``:
-nodes allocated / copied / freed (a fast-path write copies one leaf), and
+nodes allocated / copied / freed (a fast-path write copies one leaf, an exact fill none), and
 rebalances = splits, pushes, merges, borrows, None joins across leaves and
 height changes.
 
@@ -171,7 +195,7 @@ class MapleIndex(InPlaceWriter, VMAIndex):
         # is published by one slot store into its live parent (0: copy from the root)
         self._subtree_depth = 0
         self._subtree_top: tuple[list[Node], list[int], Node, Node] | None = None
-        # fast-path writes: each copies one leaf (allocated + copied + the old one freed),
+        # fast-path writes (but exact fills): each copies one leaf (allocated + copied + the old one freed),
         # counted once here instead of three counters on the hot path
         self._leaf_copies = 0
         # the fast paths' descent records its path here (index stores into lists kept
@@ -407,7 +431,10 @@ class MapleIndex(InPlaceWriter, VMAIndex):
         if type(vma) is not VMA:
             super().insert(vma)  # raises the base class's TypeError
             return
-        with self._mutex:
+        # acquire / try / finally rather than ``with``: 0.25 -> 0.13 us (timeit, 3.11)
+        mutex = self._mutex
+        mutex.acquire()
+        try:
             if not self._insert_at(vma):
                 hit = self._intersection(vma.start, vma.end)
                 if hit is None:
@@ -416,13 +443,17 @@ class MapleIndex(InPlaceWriter, VMAIndex):
             if self._replaced:  # _commit(), skipped when the write published itself in place
                 self._publish()
             self.seqnum.value += 1  # after the publish, as the base does: vmacache tags fills with it
+        finally:
+            mutex.release()
 
     def remove(self, vma: VMA) -> None:
         """``VMAIndex.remove``, with one descent serving both the presence check and the store."""
         if type(vma) is not VMA:
             super().remove(vma)  # raises the base class's TypeError
             return
-        with self._mutex:
+        mutex = self._mutex  # acquire / try / finally: see insert
+        mutex.acquire()
+        try:
             cur = self._remove_at(vma)
             if cur is not REMOVED:
                 if cur is not None and cur.start == vma.start and cur.end == vma.end:
@@ -431,6 +462,8 @@ class MapleIndex(InPlaceWriter, VMAIndex):
             if self._replaced:  # _commit(), skipped when the write published itself in place
                 self._publish()
             self.seqnum.value += 1  # after the publish, as the base does: vmacache tags fills with it
+        finally:
+            mutex.release()
 
     def _insert(self, vma: VMA) -> None:
         if not self._insert_at(vma):

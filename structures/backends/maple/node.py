@@ -19,7 +19,9 @@ this from scratch.
 
 A published node is immutable except for single-item stores into an
 internal node's ``slots`` (a child swapped for one covering the same range)
-and ``gaps``: writers copy it first (``gen`` tells a copy made by the running
+and ``gaps``, and into a leaf's ``slots`` a VMA over a ``None`` slot whose
+range is exactly the VMA's (an exact-fill insert; a slot never goes back to
+``None`` in the same leaf, pivots never change): writers copy it first (``gen`` tells a copy made by the running
 write from a published node) and mark the original ``dead`` once the new
 version is published.
 
@@ -54,7 +56,18 @@ from typing import Any
 
 from structures.vma import TASK_SIZE, VMA
 
-__all__ = ["LAST", "Node", "dump", "leaf_gap", "min_fill", "node_gap", "null_slots", "tree_stats"]
+__all__ = [
+    "LAST",
+    "Node",
+    "dump",
+    "edge_slot",
+    "leaf_gap",
+    "min_fill",
+    "node_gap",
+    "node_min_below",
+    "null_slots",
+    "tree_stats",
+]
 
 #: inclusive last address of the index space (the root's max)
 LAST = TASK_SIZE - 1
@@ -85,12 +98,15 @@ def min_fill(width: int, leaf: bool) -> int:
 
 
 def null_slots(leaf: Node) -> tuple[int, ...]:
-    """Indices of a published leaf's ``None`` slots, computed once and cached on the node.
+    """Indices of a published leaf's ``None`` slots, computed once and cached on the node:
+    a superset of its None slots from then on.
 
-    A published leaf never changes, so the cache never goes stale; two readers racing
-    to fill it store equal immutable tuples (one reference store each).  Gap searches
-    then visit 1-3 None slots instead of scanning 16 (measured 2.4 -> 1.x us per
-    top-down ``find_gap`` at n=10,000)."""
+    A published leaf's slot changes only from None to a VMA (an exact-fill insert, one
+    slot store), never back and never its pivots, so the cache can only list too many
+    slots, never miss one: readers skip a listed slot that is no longer None.  Two
+    readers racing to fill it store tuples that are each such a superset (one reference
+    store each).  Gap searches then visit 1-3 None slots instead of scanning 16
+    (measured 2.4 -> 1.x us per top-down ``find_gap`` at n=10,000)."""
     nulls = leaf.nulls
     if nulls is None:
         nulls = leaf.nulls = tuple([k for k, v in enumerate(leaf.slots) if v is None])
@@ -113,6 +129,31 @@ def node_gap(node: Node, node_min: int) -> int:
     if node.leaf:
         return leaf_gap(node, node_min)
     return max(node.gaps)  # type: ignore[arg-type]
+
+
+def node_min_below(parents: list[Node], idxs: list[int]) -> int:
+    """The ``node_min`` (first address) of the node below ``parents[-1].slots[idxs[-1]]``
+    (``parents``: a path from the root, ``idxs``: the slot taken in each)."""
+    for k in range(len(parents) - 1, -1, -1):
+        i = idxs[k]
+        if i:
+            return parents[k].pivots[i - 1] + 1  # type: ignore[no-any-return]
+    return 0
+
+
+def edge_slot(parents: list[Node], idxs: list[int], depth: int, step: int) -> Any:
+    """The last slot of the previous leaf (``step=-1``) or the first of the next (``+1``),
+    for the leaf below ``parents[:depth]``; 0 (not None) when there is no such leaf."""
+    k = depth - 1
+    while k >= 0:
+        j = idxs[k] + step
+        if 0 <= j < len(parents[k].slots):
+            node = parents[k].slots[j]
+            while not node.leaf:
+                node = node.slots[-1 if step < 0 else 0]
+            return node.slots[-1 if step < 0 else 0]
+        k -= 1
+    return 0
 
 
 def tree_stats(root: Node, leaf_slots: int, internal_slots: int) -> dict[str, Any]:

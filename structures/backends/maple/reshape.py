@@ -1,0 +1,200 @@
+"""New maple nodes for a structural write, built from joined lists and never published here.
+
+Invariant
+---------
+Every function here builds new nodes from the lists it is handed (new lists
+or published ones, which it only reads) and returns them with their last
+pivots and gaps; nothing here stores into a node another thread can see or
+publishes anything: ``structures.backends.maple.store`` does, with one
+reference store.  A split keeps the slots in order, so when no two Nones are
+adjacent in the joined lists, no boundary it makes has a None on both sides.
+
+Layout
+------
+::
+
+    joined lists  | V | . | V | V | V | . | V | V | ... |   (one window of siblings)
+    part_sizes    [ 9 ............ ][ 8 ............ ]     even, the first ones one more
+                                                         (an append / prepend: the edge
+                                                          part just the minimum fill)
+    spread_*      new node per part; lasts = each part's last pivot, gaps = its widest None
+
+API
+---
+``part_sizes(total, parts, cap, fill_min, edge)``, ``spread_leaves(pivots, slots,
+sizes, node_min)``, ``spread_internal(pivots, slots, gaps, sizes)``,
+``split_leaf(pivots, slots, node_min, cut)``, ``join_leaves(a_pivots, a_slots,
+b_pivots, b_slots)``, ``join_across(parents, idxs, depth, pivots, slots, node_min, step,
+fill_min)``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from structures.backends.maple.gap import leaf_gap_of
+from structures.backends.maple.node import Node, node_min_below
+
+__all__ = ["join_across", "join_leaves", "part_sizes", "split_leaf", "spread_internal", "spread_leaves"]
+
+
+def part_sizes(total: int, parts: int, cap: int, fill_min: int, edge: int) -> list[int]:
+    """How many slots each of ``parts`` new nodes takes: even (the first ones one more),
+    or for a split at the ``edge`` of an append (+1) / prepend (-1) the new edge node
+    just ``fill_min`` and the other the rest, when that fits."""
+    if edge and parts == 2 and total - fill_min <= cap:
+        return [total - fill_min, fill_min] if edge > 0 else [fill_min, total - fill_min]
+    size, extra = divmod(total, parts)
+    return [size + 1 if q < extra else size for q in range(parts)]
+
+
+def join_leaves(
+    a_pivots: list[int], a_slots: list[Any], b_pivots: list[int], b_slots: list[Any]
+) -> tuple[list[int], list[Any]]:
+    """The lists of two neighbouring leaves A and B joined, A's trailing None merged with
+    B's leading None when both are None (new lists; the inputs are only read)."""
+    if a_slots[-1] is None and b_slots[0] is None:
+        return a_pivots[:-1] + b_pivots, a_slots[:-1] + b_slots
+    return a_pivots + b_pivots, a_slots + b_slots
+
+
+def split_leaf(
+    pivots: list[int], slots: list[Any], node_min: int, cut: int
+) -> tuple[Node, Node, int, int, int]:
+    """Two new leaves, slots ``[0, cut)`` and ``[cut, n)`` of ``(pivots, slots)`` (the first
+    starting at ``node_min``): ``(left, right, left's last pivot, left's gap, right's gap)``;
+    ``spread_leaves`` for two parts written out (a split or a borrow)."""
+    left_pivots = pivots[:cut]
+    left_slots = slots[:cut]
+    right_pivots = pivots[cut:]
+    right_slots = slots[cut:]
+    boundary = left_pivots[-1]
+    return (
+        Node(left_pivots, left_slots, None, True, 0),
+        Node(right_pivots, right_slots, None, True, 0),
+        boundary,
+        leaf_gap_of(left_pivots, left_slots, node_min),
+        leaf_gap_of(right_pivots, right_slots, boundary + 1),
+    )
+
+
+def spread_leaves(
+    pivots: list[int], slots: list[Any], sizes: list[int], node_min: int
+) -> tuple[list[Node], list[int], list[int]]:
+    """New leaves holding ``(pivots, slots)`` in order (the first starting at ``node_min``),
+    ``sizes`` slots each; their last pivots and gaps."""
+    leaves: list[Node] = []
+    lasts: list[int] = []
+    gaps: list[int] = []
+    a = 0
+    for size in sizes:
+        b = a + size  # the leaf takes slots [a, b)
+        part_pivots = pivots[a:b]
+        part_slots = slots[a:b]
+        leaves.append(Node(part_pivots, part_slots, None, True, 0))
+        lasts.append(part_pivots[-1])
+        gaps.append(leaf_gap_of(part_pivots, part_slots, node_min))
+        node_min = part_pivots[-1] + 1
+        a = b
+    return leaves, lasts, gaps
+
+
+def join_across(
+    parents: list[Node], idxs: list[int], depth: int, pivots: list[int], slots: list[Any], node_min: int, step: int,
+    fill_min: int,
+) -> tuple[int, Node, list[Node]] | None:
+    """A None joining across two parents: the leaf below ``parents[:depth]`` (new lists
+    ``(pivots, slots)``, range from ``node_min``) starts (``step`` -1) / ends (+1) with a
+    None that meets the previous / next leaf's edge None, under another parent.  Of the
+    two leaves A (left) and B (right) one gives its edge slot to the other, moving their
+    boundary: A drops its trailing None (B's leading None then starts lower; B's pivots
+    stay), else B drops its leading None into A's.  New copies of A, B, the spines between
+    them and their lowest common ancestor (pivots: A's spine ends at the new boundary).
+    ``(the ancestor's index in parents, its new copy, the nodes replaced)``, or None
+    (nothing built) when neither leaf can spare a slot above ``fill_min``."""
+    top = depth - 1  # the lowest common ancestor: the deepest parent holding the neighbour
+    while top >= 0 and not (0 <= idxs[top] + step < len(parents[top].slots)):
+        top -= 1
+    if top < 0:
+        return None
+    lca = parents[top]
+    ca = idxs[top] + min(step, 0)  # A's subtree is lca.slots[ca], B's lca.slots[ca + 1]
+    replaced = [lca]
+    spine: list[Node] = []  # the neighbour's internal nodes below lca, top down
+    if step < 0:  # the neighbour A: its node_min (the boundary below A's subtree, then down its right edge)
+        node = lca.slots[ca]
+        other_min = lca.pivots[ca - 1] + 1 if ca else node_min_below(parents[:top], idxs[:top])
+        while not node.leaf:
+            spine.append(node)
+            if len(node.pivots) > 1:
+                other_min = node.pivots[-2] + 1
+            node = node.slots[-1]
+        a_pivots, a_slots, a_min, b_pivots, b_slots = node.pivots, node.slots, other_min, pivots, slots
+        a_spine, b_spine = spine, parents[top + 1 : depth]
+    else:
+        node = lca.slots[ca + 1]
+        while not node.leaf:
+            spine.append(node)
+            node = node.slots[0]
+        a_pivots, a_slots, a_min, b_pivots, b_slots = pivots, slots, node_min, node.pivots, node.slots
+        a_spine, b_spine = parents[top + 1 : depth], spine
+    replaced.append(node)  # the neighbour leaf (the caller's leaf is the caller's)
+    replaced += spine
+    replaced += parents[top + 1 : depth]
+    if len(a_slots) > fill_min:  # A gives its trailing None to B
+        a_pivots, a_slots = a_pivots[:-1], a_slots[:-1]
+    elif len(b_slots) > fill_min:  # B gives its leading None to A
+        a_pivots = a_pivots[:-1] + b_pivots[:1]
+        b_pivots, b_slots = b_pivots[1:], b_slots[1:]
+    else:
+        return None
+    boundary = a_pivots[-1]
+    child = Node(a_pivots, a_slots, None, True, 0)
+    gap = leaf_gap_of(a_pivots, a_slots, a_min)
+    for up in reversed(a_spine):  # A is the last child all the way up: its spine ends at the boundary
+        new_pivots = up.pivots.copy()
+        new_pivots[-1] = boundary
+        new_slots = up.slots.copy()
+        new_slots[-1] = child
+        new_gaps = up.gaps.copy()  # type: ignore[union-attr]
+        new_gaps[-1] = gap
+        child = Node(new_pivots, new_slots, new_gaps, False, 0)
+        gap = max(new_gaps)
+    a_top, a_gap = child, gap
+    child = Node(b_pivots, b_slots, None, True, 0)
+    gap = leaf_gap_of(b_pivots, b_slots, boundary + 1)
+    for up in reversed(b_spine):  # B is the first child all the way up: pivots unchanged (shared)
+        new_slots = up.slots.copy()
+        new_slots[0] = child
+        new_gaps = up.gaps.copy()  # type: ignore[union-attr]
+        new_gaps[0] = gap
+        child = Node(up.pivots, new_slots, new_gaps, False, 0)
+        gap = max(new_gaps)
+    new_pivots = lca.pivots.copy()
+    new_pivots[ca] = boundary
+    new_slots = lca.slots.copy()
+    new_slots[ca] = a_top
+    new_slots[ca + 1] = child
+    new_gaps = lca.gaps.copy()  # type: ignore[union-attr]
+    new_gaps[ca] = a_gap
+    new_gaps[ca + 1] = gap
+    return top, Node(new_pivots, new_slots, new_gaps, False, 0), replaced
+
+
+def spread_internal(
+    pivots: list[int], slots: list[Any], gaps: list[int], sizes: list[int]
+) -> tuple[list[Node], list[int], list[int]]:
+    """New internal nodes holding the children ``(pivots, slots, gaps)`` in order,
+    ``sizes`` children each; their last pivots and gaps."""
+    nodes: list[Node] = []
+    lasts: list[int] = []
+    out_gaps: list[int] = []
+    a = 0
+    for size in sizes:
+        b = a + size
+        part_gaps = gaps[a:b]
+        nodes.append(Node(pivots[a:b], slots[a:b], part_gaps, False, 0))
+        lasts.append(pivots[b - 1])
+        out_gaps.append(max(part_gaps))
+        a = b
+    return nodes, lasts, out_gaps
