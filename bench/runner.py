@@ -36,7 +36,7 @@ pyperf_args, on_case=None, on_failure=None) -> failed case names``,
 ``SuiteWriter(path, append=False, metadata=None)``, ``provenance(argv)`` (what
 ``vmalab bench`` records in every benchmark it writes: ``vmalab_commit`` and
 ``vmalab_worktree`` (``clean`` or ``modified``: uncommitted changes to tracked
-files) when run from a git checkout, ``vmalab_command``,
+files outside ``results/``) when run from a git checkout, ``vmalab_command``,
 ``vmalab_packages``), ``find_case(suite, name, opts)``, ``main(argv=None)``.
 """
 
@@ -97,7 +97,8 @@ def provenance(argv: Sequence[str]) -> dict[str, str]:
         commit = _git("rev-parse", "HEAD", cwd=top)
         if commit:
             out["vmalab_commit"] = commit
-            changed = _git("status", "--porcelain", "--untracked-files=no", cwd=top)
+            # results/ holds what runs write (a reference run rewrites its files as it goes): not code
+            changed = _git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results", cwd=top)
             out["vmalab_worktree"] = "clean" if changed == "" else "modified"
     versions = []
     for name in _PACKAGES:

@@ -215,3 +215,21 @@ def test_append_adds_runs_and_benchmarks_overwrite_replaces(tmp_path, capsys):
     assert pyperf.BenchmarkSuite.load(str(out)).get_benchmark_names() == [*names, meets0]
     assert main([*one, "--suite", "overlap", "--filter", "*meets=0*", "--overwrite"]) == 0
     assert pyperf.BenchmarkSuite.load(str(out)).get_benchmark_names() == [meets0]
+
+
+def test_worktree_state_ignores_result_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A reference run rewrites results/ as it goes: that is not a change to the code measured."""
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "results").mkdir()
+    (tmp_path / "results" / "a.json").write_text("{}")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "init")
+    monkeypatch.setattr(runner, "_checkout", lambda: tmp_path)
+    (tmp_path / "results" / "a.json").write_text('{"runs": 1}')
+    assert runner.provenance(["bench"])["vmalab_worktree"] == "clean"
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert runner.provenance(["bench"])["vmalab_worktree"] == "modified"
