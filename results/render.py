@@ -55,6 +55,10 @@ KEY_PLOTS = (
     ("io", "io-rw-64k"),
     ("threaded", "threaded-mm-disjoint-maple"),
     ("threaded-index", "threaded-index-lookup-disjoint"),
+    ("wis", "wis-page_fault1-maple"),
+    ("wis", "wis-brk1-maple"),
+    ("threaded+ft-threaded", "threaded-mm-disjoint-maple-gil-vs-free-threaded"),
+    ("io+ft-io", "io-rw-64k-gil-vs-free-threaded"),
 )
 
 #: What a suite's timings depend on, besides structures/ (every suite measures the library) and its module.
