@@ -342,6 +342,31 @@ def test_vma_policy_mark_waits_for_a_reader_already_in() -> None:
     mm.check()
 
 
+def test_vma_policy_thread_cache_never_admits_a_replaced_vma() -> None:
+    """A fault thread keeps the lock entries it used; one whose VMA was replaced (detached)
+    is refreshed from the shared map, and the cache stays bounded."""
+    from structures.mm.policy import ENTRY_CACHE
+
+    mm = AddressSpace("maple", policy="vma")
+    mm.mmap(8 * P, addr=BASE, flags=FIXED)
+    pol: Any = mm.policy
+    old = mm.vmas()[0]
+    mm.fault(BASE)
+    assert pol._tls.cache[id(old)].vma is old
+    mm.mprotect(BASE + 4 * P, 4 * P, PROT_READ)  # splits: the cached entry is detached
+    assert pol._tls.cache[id(old)].detached
+    got = mm.fault(BASE + P, write=True)
+    assert got == anon(BASE, BASE + 4 * P) and got is not old
+    assert pol._tls.cache[id(got)] is pol._vl[id(got)]  # refreshed from the map, fast path
+    assert mm.stats()["fallbacks"] == 0
+    for i in range(ENTRY_CACHE + 8):  # more VMAs than the cache holds
+        mm.mmap(P, addr=BASE + (64 + 2 * i) * P, flags=FIXED)
+        mm.fault(BASE + (64 + 2 * i) * P)
+    assert len(pol._tls.cache) <= ENTRY_CACHE
+    assert mm.stats()["fallbacks"] == 0
+    mm.check()
+
+
 # ----------------------------------------------------------------------
 # page model state machine
 # ----------------------------------------------------------------------
