@@ -82,12 +82,12 @@ def test_insert_suite_reports_write_cost_per_op() -> None:
     opts = SuiteOptions(backends=("maple", "rbtree", "list"), sizes=(200,), fast=True)
     got = {c.name: c.measure() for c in insert_suite.cases(opts)}  # type: ignore[attr-defined]
     maple = got["insert/build+remove/random/n=000200/maple"]
-    assert maple["insert_nodes_allocated"] >= 1 and maple["remove_nodes_freed"] >= 1
+    assert maple["insert_nodes_allocated"] > 0 and maple["remove_nodes_freed"] > 0  # an exact fill allocates none
     rb = got["insert/build+remove/random/n=000200/rbtree"]
     assert rb["insert_nodes_allocated"] == 1 and rb["remove_nodes_freed"] == 1 and rb["insert_rebalances"] > 0
     assert "insert_nodes_allocated" not in got["insert/build+remove/random/n=000200/list"]
     churn = got["insert/churn/random/n=000200/maple"]
-    assert churn["churn_nodes_allocated"] >= 1
+    assert churn["churn_nodes_allocated"] > 0
 
 
 # ----------------------------------------------------------------------

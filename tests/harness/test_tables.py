@@ -24,6 +24,8 @@ from bench.report.scaling import is_scaling
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = sorted((ROOT / "results" / "reference").glob("*.json"))
 FIXTURE = Path(__file__).parent / "data" / "compare_fixture.json"
+#: fixed runs (the reference set of 2026-12-04) for the tests that name cells and verdicts
+REF = Path(__file__).parent / "data" / "ref"
 
 
 def render(files: list[Path], width: int, **kw: object) -> str:
@@ -47,7 +49,8 @@ def test_reference_tables_fit(path: Path, width: int) -> None:
     suite = pyperf.BenchmarkSuite.load(str(path))
     for bench in suite.get_benchmarks():
         md = bench.get_metadata()
-        column = md.get("lock") if md.get("suite") == "io" else md.get("policy") if md.get("op") == "mm" else None
+        by_policy = md.get("op") == "mm" or md.get("suite") == "wis"
+        column = md.get("lock") if md.get("suite") == "io" else md.get("policy") if by_policy else None
         name = column or md["backend"]
         assert name in seen, f"{name} missing at width {width}"  # every backend (lock, policy) whole
         for key in ("threads",) if is_scaling(bench) else ("op", "stream", "n"):
@@ -57,7 +60,7 @@ def test_reference_tables_fit(path: Path, width: int) -> None:
 
 def test_every_cell_of_a_suite_is_shown(tmp_path: Path) -> None:
     """Not only the names: the ratio of every cell of fast.json is printed, at the narrowest width too."""
-    fast = ROOT / "results" / "reference" / "fast.json"
+    fast = REF / "fast.json"
     cmp = compare_files([fast], keep=lambda b: not is_scaling(b))
     for width in (80, 200):
         text = render([fast], width)
@@ -69,7 +72,7 @@ def test_every_cell_of_a_suite_is_shown(tmp_path: Path) -> None:
 
 
 def test_layout_follows_the_width() -> None:
-    fast = ROOT / "results" / "reference" / "fast.json"
+    fast = REF / "fast.json"
     wide = render([fast], 200).splitlines()
     narrow = render([fast], 80).splitlines()
     # 200 columns: one row per case, the backends as columns
@@ -81,7 +84,7 @@ def test_layout_follows_the_width() -> None:
 
 
 def test_verdicts_noise_and_times() -> None:
-    fast = ROOT / "results" / "reference" / "fast.json"
+    fast = REF / "fast.json"
     text = render([fast], 120)
     assert "gap: fastest vmacache+rbtree, 21.9x faster than list; slowest bintrees, 2.18x slower" in text
     assert "lookup: fastest maple, 1.39x faster than list" in " ".join(text.split())
@@ -92,7 +95,7 @@ def test_verdicts_noise_and_times() -> None:
 
 
 def test_scaling_tables_fit_and_name_the_cpus() -> None:
-    io_file = ROOT / "results" / "reference" / "io.json"
+    io_file = REF / "io.json"
     text = render([io_file], 80)
     assert "(2 CPUs: more threads than that oversubscribe them)" in " ".join(text.split())
     lines = text.splitlines()
@@ -126,11 +129,11 @@ def test_runs_leave_out_benchmarks_of_one_file(tmp_path: Path) -> None:
     text = render([FIXTURE, part], 80, runs=True)
     assert "benchmarks found in only one file are left out" in text
     # a runs verdict names the runs, not a "fastest" column
-    ref = ROOT / "results" / "reference"
+    ref = REF
     runs = " ".join(render([ref / "fast.json", ref / "overlap.json"], 120, runs=True).split())
     assert "overlap, runs compared: overlap 1.18x faster than fast (geomean of 28 cases, 12 not significant)" in runs
 
 
 def test_narrow_console_folds_instead_of_cutting() -> None:
-    text = render([ROOT / "results" / "reference" / "fast.json"], 30)
+    text = render([REF / "fast.json"], 30)
     assert "…" not in text
