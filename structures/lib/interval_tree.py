@@ -53,7 +53,9 @@ class IntervalNode(RBNode):
     __slots__ = ("last", "seq", "start", "subtree_last", "value")
 
     def __init__(self, start: int, last: int, value: Any, seq: int) -> None:
-        super().__init__()
+        # RBNode's six shape fields are left to RBTree.insert, which sets every one of them
+        # (nodes are only made by IntervalTree.insert, which inserts at once): range lock
+        # acquire + release 2.70 -> 2.43 us (3.11), 6.65 -> 6.22 us (3.13t, GIL off; timeit)
         self.start = start
         self.last = last
         self.value = value

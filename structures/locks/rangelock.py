@@ -31,6 +31,7 @@ Layout
 
     _mutex ── guards ──> _tree  IntervalTree of nodes [start, last] -> _Request
                          _seq   last arrival number handed out
+                         _live  requests in the tree (== len(_tree))
 
     _Request(LockHandle)   write [start, end) state seq blocking gate node
         node: its tree node, [start, last] with last = end - 1 (the tree
@@ -88,6 +89,9 @@ class RangeLock(LockBase):
         super().__init__()
         self._tree = IntervalTree()
         self._seq = 0
+        # requests in the tree: len(self._tree) without two Python-level __len__ calls per
+        # acquisition: acquire + release 2.95 -> 2.82 us (3.11), 7.06 -> 6.86 us (3.13t; timeit)
+        self._live = 0
 
     # ------------------------------------------------------------------
     # acquire
@@ -98,7 +102,7 @@ class RangeLock(LockBase):
         with self._mutex:
             tree = self._tree
             blockers = 0  # conflicting requests already in the tree: writers count all, readers only writers
-            if len(tree):
+            if self._live:
                 if write:
                     for _ in tree.overlaps(start, last):
                         blockers += 1
@@ -111,6 +115,7 @@ class RangeLock(LockBase):
                 request.seq = self._seq
                 request.node = tree.insert(start, last, request)
                 request.state = GRANTED
+                self._live += 1
                 self._stats.acquisitions += 1
                 return request
             if not blocking:
@@ -119,6 +124,7 @@ class RangeLock(LockBase):
             request.seq = self._seq
             request.blocking = blockers
             request.node = tree.insert(start, last, request)
+            self._live += 1
             self._new_gate(request)
         return self._wait_for_grant(request, timeout)
 
@@ -140,7 +146,8 @@ class RangeLock(LockBase):
         tree.remove(request.node)
         request.node = None
         request.state = final_state
-        if not len(tree):
+        self._live -= 1
+        if not self._live:
             return
         seq = request.seq
         for node in tree.overlaps(request.start, request.end - 1):
@@ -224,6 +231,8 @@ class RangeLock(LockBase):
         """Recompute every invariant from scratch; ``InvariantError`` naming the request on a mismatch."""
         with self._mutex:
             self._tree.check()
+            if self._live != len(self._tree):
+                raise InvariantError(f"rangelock: counts {self._live} live requests, the tree holds {len(self._tree)}")
             self._check_tree_nodes()
             self._check_blocking_counts()
 

@@ -14,6 +14,7 @@ from structures import TASK_SIZE, make_index
 from structures.locks import make_lock
 from structures.locks.api import LockHandle
 from structures.locks.rangelock import RangeLock
+from structures.vma import InvariantError
 from tests.locks.helpers import RANGE_KINDS, Waiter, letters, states
 
 
@@ -291,3 +292,24 @@ def test_is_the_default_index_lock() -> None:
     idx = make_index("list")
     assert isinstance(idx.lock, RangeLock)
     assert type(make_index("list", lock="rwsem").lock).__name__ == "RWSemaphore"
+
+
+def test_check_names_each_broken_invariant() -> None:
+    """check() recomputes the live count, the tree's spans and the blocking counts from scratch."""
+    lock = RangeLock()
+    a = lock.acquire_write(0, 8192)
+    b = lock.acquire_read(4096, 12288, blocking=False)  # blocked by a: refused, leaves nothing
+    assert b is None and len(lock) == 1
+    lock.check()
+    lock._live = 2  # corrupt: the fast path's count disagrees with the tree
+    with pytest.raises(InvariantError, match="counts 2 live requests, the tree holds 1"):
+        lock.check()
+    lock._live = 1
+    assert isinstance(a, LockHandle)
+    a.blocking = 1  # corrupt: a granted request that says it waits for one
+    with pytest.raises(InvariantError, match="blocking=1, recounted 0"):
+        lock.check()
+    a.blocking = 0
+    lock.release(a)
+    assert len(lock) == 0 and lock._live == 0
+    lock.check()
