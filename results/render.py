@@ -40,7 +40,8 @@ PLOTS = RESULTS / "plots"
 ORDER = (
     "fast", "lookup", "fanout", "insert", "fork", "overlap", "gap", "trace", "rangelock", "io", "threaded",
     "threaded-repeat", "threaded-index", "threaded-sweep-8-16", "threaded-sweep-128-16", "threaded-sweep-32-64",
-    "wis", "ft-lookup", "ft-insert", "ft-rangelock", "ft-io", "ft-threaded", "ft-threaded-index", "ft-wis",
+    "wis", "ft-lookup", "ft-insert", "ft-rangelock", "ft-io", "ft-threaded", "ft-threaded-repeat",
+    "ft-threaded-index", "ft-wis",
 )  # fmt: skip
 BASELINE = {"rangelock": "rwsem", "ft-rangelock": "rwsem"}
 
