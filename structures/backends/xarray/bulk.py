@@ -30,7 +30,7 @@ bitmaps stay in locals while it is filled::
 
     level 2            [ .. M  M  M .. ]          M: the units left at the top level
     level 1      [ .. H1 H1 ]     [ T1 .. ]       H/T: head and tail runs, as aligned
-    level 0   [ .. H0 ]                [ T0 .. ]  runs (canonical VMA, XASibling slots)
+    level 0   [ .. H0 ]                [ T0 .. ]  runs (canonical VMA, SIBLINGS slots)
 
     path[L]: the last node made at level L (keys[L]: its first page >> its
              reach); a leaf's full bits are its present bits
@@ -46,7 +46,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from structures.backends.xarray.node import XANode, XASibling
+from structures.backends.xarray.node import SIBLINGS, XANode
 from structures.backends.xarray.store import SLOT_RUNS, XArrayWriter, slot_runs
 from structures.vma import PAGE_SHIFT, VMA
 
@@ -70,7 +70,7 @@ class XArrayBulk(XArrayWriter):
         mask = self._mask
         all_slots = self._all_slots
         runs_cache = SLOT_RUNS
-        sibling = XASibling
+        siblings = SIBLINGS
         first0 = vmas[0].start >> PAGE_SHIFT
         end0 = vmas[0].end >> PAGE_SHIFT
         last_page = (vmas[-1].end >> PAGE_SHIFT) - 1
@@ -135,7 +135,7 @@ class XArrayBulk(XArrayWriter):
                 else:
                     for j, sib_first, sib_end, sibs in runs_cache[a << 8 | b] or slot_runs(a, b):
                         if sibs:
-                            slots[sib_first:sib_end] = [sibling(v, j)] * sibs
+                            slots[sib_first:sib_end] = [siblings[j]] * sibs
                         slots[j] = v
                     acc |= ((2 << (b - a)) - 1) << a
                 if key == last_key:
@@ -155,7 +155,7 @@ class XArrayBulk(XArrayWriter):
             if b:
                 for j, sib_first, sib_end, sibs in runs_cache[b] or slot_runs(0, b):
                     if sibs:
-                        slots[sib_first:sib_end] = [sibling(v, j)] * sibs
+                        slots[sib_first:sib_end] = [siblings[j]] * sibs
                     slots[j] = v
             else:
                 slots[0] = v
@@ -179,7 +179,7 @@ class XArrayBulk(XArrayWriter):
         mask = self._mask
         top = len(path) - 1
         runs_cache = SLOT_RUNS
-        sibling = XASibling
+        siblings = SIBLINGS
         pieces = []
         tails = []
         level = 1
@@ -213,7 +213,7 @@ class XArrayBulk(XArrayWriter):
             slots = node.slots
             for j, sib_first, sib_end, sibs in runs_cache[a << 8 | b] or slot_runs(a, b):
                 if sibs:
-                    slots[sib_first:sib_end] = [sibling(vma, j)] * sibs
+                    slots[sib_first:sib_end] = [siblings[j]] * sibs
                 slots[j] = vma
             bits = ((2 << (b - a)) - 1) << a
             node.count += b - a + 1
