@@ -15,7 +15,7 @@ from bench.inputs.workloads import synthetic_layout
 from structures import make_index
 from structures.backends.list import ListIndex
 from structures.backends.xarray.index import XArrayIndex
-from structures.backends.xarray.node import XA_MARK_0, XA_MARK_1, XANode, XASibling, blocks_of, nodes_of
+from structures.backends.xarray.node import SIBLINGS, XA_MARK_0, XA_MARK_1, XANode, XASibling, blocks_of, nodes_of
 from structures.backends.xarray.scan import PRESENT, scan_fwd_from
 from structures.lib.seqcount import Torn
 from structures.vma import PAGE_SIZE, TASK_SIZE, VMA, InvariantError, NotMappedError, OverlapError
@@ -85,7 +85,7 @@ def test_sibling_slots_point_to_canonical() -> None:
     assert root is not None and root.shift == 3
     assert root.slots[2] == pages(16, 16)
     sib = root.slots[3]
-    assert type(sib) is XASibling and sib.offset == 2 and sib.vma is root.slots[2]
+    assert type(sib) is XASibling and sib.offset == 2 and sib is SIBLINGS[2]  # shared, names slot 2 only
     assert root.count == 2 and root.present == 0b1100 and root.full == 0b1100
 
 
@@ -249,7 +249,7 @@ def test_check_detects_a_block_in_a_node_below_its_own() -> None:
     assert root is not None and root.shift == 2 and type(root.slots[1]) is VMA
     v = root.slots[1]
     leaf = XANode(0, 1, root, 2)
-    leaf.slots = [v, *[XASibling(v, 0)] * 3]
+    leaf.slots = [v, *[SIBLINGS[0]] * 3]
     leaf.count, leaf.present, leaf.full = 4, 0b1111, 0b1111
     root.slots[1] = leaf  # same count/present/full bits in the root, same (index, order)
     with pytest.raises(InvariantError, match="entry spans 4 slots"):
@@ -484,11 +484,18 @@ def test_threaded_readers_see_only_real_states() -> None:
 # bulk_load builds the very tree that inserts in ascending order build
 # ----------------------------------------------------------------------
 def _shape(idx: XArrayIndex) -> dict[tuple[int, int], tuple[object, ...]]:
-    """Every node by (first page, shift): summaries, offset and slots (siblings by offset and VMA)."""
+    """Every node by (first page, shift): summaries, offset and slots (siblings by offset,
+    whether the shared one, and the VMA of the slot they name)."""
     out = {}
     for node, first in nodes_of(idx._root):
         cells = tuple(
-            None if x is None else "node" if type(x) is XANode else x if type(x) is VMA else ("sib", x.offset, x.vma)
+            None
+            if x is None
+            else "node"
+            if type(x) is XANode
+            else x
+            if type(x) is VMA
+            else ("sib", x.offset, x is SIBLINGS[x.offset], node.slots[x.offset])
             for x in node.slots
         )
         out[(first, node.shift)] = (node.count, node.present, node.full, tuple(node.marks), node.offset, cells)

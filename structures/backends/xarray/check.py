@@ -135,7 +135,7 @@ def check_slots(root: XANode, chunk_shift: int) -> Blocks:
                     marks[m] |= node.marks[m] & bit
             elif type(x) is XASibling:
                 full |= bit
-                if canon is None or x.vma is not canon or x.offset != canon_off:
+                if canon is None or x.offset != canon_off:
                     raise InvariantError(
                         f"xarray slots: {where} slot {off}: sibling of slot {x.offset} does not follow its entry"
                     )

@@ -12,6 +12,14 @@ or some other exception -- never loops or corrupts anything.
 quiescent tree the answers are exact.  Pages are page numbers
 (``addr >> PAGE_SHIFT``); ranges are half-open ``[start, end)``.
 
+A sibling slot names only its canonical offset (the shared ``SIBLINGS``):
+every walk that meets one reads the canonical slot of the same node (a
+second single slot load, bounded: the offset is one of that node's slots).
+On a quiescent tree that slot holds the block's VMA; under a writer it may
+hold anything, and the seqcount check discards the answer, as it does any
+other torn read.  Relied on: single list-item loads of slots (atomic with or
+without the GIL).
+
 A scan follows one bitmap (its *mode*): ``PRESENT`` (slot non-empty),
 ``FREE`` (slot not wholly mapped: ``~full``) or a mark number ``>= 0`` (a
 canonical entry carrying the mark, or a child with the mark below).  It
@@ -43,9 +51,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from structures.backends.xarray.node import MAX_PAGES, XANode, blocks_of, entry_vma
+from structures.backends.xarray.node import MAX_PAGES, XANode, XASibling, blocks_of
 from structures.lib.seqcount import Torn
-from structures.vma import PAGE_SHIFT, TASK_SIZE, VMA
+from structures.vma import PAGE_SHIFT, VMA
 
 __all__ = [
     "FREE",
@@ -85,14 +93,18 @@ def _terminal(x: Any, mode: int) -> bool:
 
 
 def load(root: XANode | None, page: int, mask: int) -> Any:
-    """The slot value covering ``page`` (VMA, sibling or None): the radix walk."""
+    """The entry covering ``page`` (its VMA, or None): the radix walk, a sibling read
+    through to its canonical slot in the same node (a second slot load: on a tree a
+    writer is changing it may be anything, which the seqcount check discards)."""
     node = root
     if node is None or page >> node.reach:
         return None
-    x = node.slots[(page >> node.shift) & mask]
+    slots = node.slots
+    x = slots[(page >> node.shift) & mask]
     while type(x) is XANode:
-        x = x.slots[(page >> x.shift) & mask]
-    return x
+        slots = x.slots
+        x = slots[(page >> x.shift) & mask]
+    return slots[x.offset] if type(x) is XASibling else x
 
 
 def _descend_matching(
@@ -111,12 +123,13 @@ def _descend_matching(
             continue
         if not _terminal(x, mode):
             raise Torn
-        return node, off, (page, x)
+        return node, off, (page, node.slots[x.offset] if type(x) is XASibling else x)
 
 
 def scan_fwd(root: XANode | None, page: int, mode: int, mask: int) -> tuple[int, Any] | None:
     """First page ``>= page`` whose slot matches ``mode`` (present / free / marked
-    canonical), as ``(page, slot value)``; ``None`` if there is none (``xa_find``)."""
+    canonical), as ``(page, entry)`` (a sibling read through to its canonical slot: the
+    VMA, or None for ``FREE``); ``None`` if there is none (``xa_find``)."""
     node = root
     if node is None or page >> node.reach:
         return (page, None) if mode == FREE and page < MAX_PAGES else None
@@ -149,7 +162,7 @@ def _scan_fwd_from(node: XANode, off: int, page: int, mode: int, all_slots: int)
                 x = node.slots[off]
             if not _terminal(x, mode):
                 raise Torn
-            return found, x
+            return found, node.slots[x.offset] if type(x) is XASibling else x
         if node.dead:
             raise Torn
         parent = node.parent
@@ -161,7 +174,7 @@ def _scan_fwd_from(node: XANode, off: int, page: int, mode: int, all_slots: int)
 
 
 def scan_bwd(root: XANode | None, page: int, mode: int, mask: int) -> tuple[int, Any] | None:
-    """Last page ``<= page`` whose slot matches ``mode``, as ``(page, slot value)``."""
+    """Last page ``<= page`` whose slot matches ``mode``, as ``(page, entry)`` (as ``scan_fwd``)."""
     if page < 0:
         return None
     node = root
@@ -191,7 +204,7 @@ def scan_bwd(root: XANode | None, page: int, mode: int, mask: int) -> tuple[int,
                 x = node.slots[off]
             if not _terminal(x, mode):
                 raise Torn
-            return found + (1 << node.shift) - 1, x
+            return found + (1 << node.shift) - 1, node.slots[x.offset] if type(x) is XASibling else x
         if node.dead:
             raise Torn
         parent = node.parent
@@ -213,7 +226,7 @@ def find_entry(root: XANode | None, page: int, mask: int) -> VMA | None:
             node = x
             continue
         if x is not None:
-            return x if type(x) is VMA else x.vma  # type: ignore[no-any-return]
+            return x if type(x) is VMA else node.slots[x.offset]  # type: ignore[no-any-return]
         break
     # page is free: the next present slot to the right, climbing while none
     # (scan_fwd_from specialised to the present bitmap: find/span ~25% faster)
@@ -224,9 +237,9 @@ def find_entry(root: XANode | None, page: int, mask: int) -> VMA | None:
             while type(x) is XANode:
                 present = x.present
                 x = x.slots[(present & -present).bit_length() - 1]
-            if x is None:
+            if type(x) is not VMA:  # a block's first slot is canonical: a sibling here is torn
                 raise Torn
-            return x if type(x) is VMA else x.vma  # type: ignore[no-any-return]
+            return x
         if node.dead:
             raise Torn
         parent = node.parent
@@ -241,26 +254,59 @@ def find_prev_entry(root: XANode | None, addr: int, mask: int) -> VMA | None:
     page = (addr >> PAGE_SHIFT) - 1
     if page < 0:
         return None
-    x = load(root, page, mask)
-    if x is not None:
-        v = entry_vma(x)
+    v = load(root, page, mask)
+    if v is not None:
         if v.end <= addr:
-            return v
+            return v  # type: ignore[no-any-return]
         page = (v.start >> PAGE_SHIFT) - 1
     hit = scan_bwd(root, page, PRESENT, mask)
-    return None if hit is None else entry_vma(hit[1])
+    return None if hit is None else hit[1]  # type: ignore[no-any-return]
 
 
 def collect(root: XANode | None, start: int, end: int, limit: int, mask: int) -> list[VMA]:
-    """Up to ``limit`` VMAs meeting ``[start, end)``, in address order."""
+    """Up to ``limit`` VMAs meeting ``[start, end)``, in address order.  Each next VMA's
+    walk starts from the node where the last one's ended (climbing only while the page
+    lies outside it): the next VMA mostly starts at the last one's end, in the same leaf,
+    one slot load away; a free page falls back to ``find_entry`` from the root.  Measured
+    against ``find_entry`` from the root per VMA: ``list(idx)`` of 10k VMAs of
+    ``synthetic_layout`` 8.1 -> 5.9 ms (min of 7), 84.8M -> 46.0M instructions (callgrind).
+    A VMA that does not end past the page it was found at is torn (``Torn``): the walk
+    always moves forward."""
     out: list[VMA] = []
-    v = find_entry(root, start >> PAGE_SHIFT, mask)
-    while v is not None and v.start < end and len(out) < limit:
+    node = root
+    page = start >> PAGE_SHIFT
+    if node is None or page >> node.reach:
+        return out
+    last = page  # a page inside node's span
+    while True:
+        while (page ^ last) >> node.reach:  # climb to the node holding page too
+            parent = node.parent
+            if parent is None:
+                return out  # past the root's span: nothing more
+            node = parent
+        x = node.slots[(page >> node.shift) & mask]
+        while type(x) is XANode:
+            node = x
+            x = x.slots[(page >> x.shift) & mask]
+        v: VMA | None
+        if type(x) is VMA:
+            v = x
+        elif x is None:
+            v = find_entry(root, page, mask)  # a free page: the next present one
+            if v is None:
+                return out
+        else:  # a sibling: the first VMA, begun below start
+            v = node.slots[x.offset]
+            assert v is not None  # (None only on a torn tree: raises, the walk is retried)
+        if v.start >= end:
+            return out
         out.append(v)
-        if v.end >= TASK_SIZE:
-            break
-        v = find_entry(root, v.end >> PAGE_SHIFT, mask)
-    return out
+        last = page
+        page = v.end >> PAGE_SHIFT
+        if page <= last:
+            raise Torn
+        if len(out) >= limit or page >= MAX_PAGES:
+            return out
 
 
 def gap_search(root: XANode | None, length: int, low: int, high: int, top_down: bool, mask: int) -> int | None:
@@ -316,13 +362,11 @@ def mark_of(root: XANode | None, vma: VMA, mark: int, mask: int) -> bool:
 def marked(root: XANode | None, start: int, end: int, mark: int, mask: int) -> VMA | None:
     """The first VMA meeting ``[start, end)`` that carries ``mark``."""
     page = start >> PAGE_SHIFT
-    x = load(root, page, mask)
-    if x is not None:
-        v = entry_vma(x)
-        if mark_of(root, v, mark, mask):
-            return v
+    v = load(root, page, mask)
+    if v is not None and mark_of(root, v, mark, mask):
+        return v  # type: ignore[no-any-return]
     hit = scan_fwd(root, page + 1, mark, mask) if page + 1 < MAX_PAGES else None
     if hit is None:
         return None
-    v = entry_vma(hit[1])
-    return v if v.start < end else None
+    v = hit[1]
+    return v if v.start < end else None  # type: ignore[no-any-return]

@@ -20,7 +20,8 @@ Layout
 ------
 A VMA's pages ``[first, end)`` meet a node at ``shift`` in a run of slots:
 the slots wholly inside the range take entries (grouped into aligned
-power-of-two runs: a canonical ``VMA`` and ``XASibling`` slots after it),
+power-of-two runs: a canonical ``VMA``, then the shared ``SIBLINGS`` entry
+naming its offset in the slots after it),
 the at most two edge slots the range only partly covers are walked into
 (``xa_store_range`` does one walk per block; this is one walk per VMA)::
 
@@ -56,7 +57,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from structures.backends.xarray.node import XA_MAX_MARKS, XANode, XASibling
+from structures.backends.xarray.node import SIBLINGS, XA_MAX_MARKS, XANode
 from structures.vma import VMA, InvariantError
 
 __all__ = ["SLOT_RUNS", "XArrayWriter", "slot_runs"]
@@ -229,13 +230,13 @@ class XArrayWriter:
     @staticmethod
     def _put_run(slots: list[Any], a: int, b: int, vma: VMA) -> None:
         """Store ``vma`` in slots ``a..b`` as aligned power-of-two runs: a canonical slot,
-        then ``XASibling`` slots naming it (the runs from ``slot_runs``)."""
+        then the shared ``SIBLINGS[j]`` naming it (the runs from ``slot_runs``)."""
         runs = SLOT_RUNS[a << 8 | b]
         if runs is None:
             runs = slot_runs(a, b)
         for j, sib_first, sib_end, sibs in runs:
             if sibs:
-                slots[sib_first:sib_end] = [XASibling(vma, j)] * sibs
+                slots[sib_first:sib_end] = [SIBLINGS[j]] * sibs
             slots[j] = vma
 
     def _range_free(self, node: XANode, first: int, end: int) -> bool:
@@ -471,7 +472,7 @@ class XArrayWriter:
     def _copy_tree(self, root: XANode) -> XANode:
         """A copy of the tree below ``root``, node by node, depth first (``__mt_dup``'s
         way): each node's slots and summaries copied, its children replaced by their
-        copies; entries (VMAs, siblings) are immutable and shared."""
+        copies; entries (VMAs, the shared siblings) are immutable and shared."""
         new_node = XANode.__new__
         copied = 0
 
