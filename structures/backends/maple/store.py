@@ -122,14 +122,24 @@ class InPlaceWriter(PathCopyWriter):
         if parents:
             k = len(parents) - 1
             parents[k].slots[idxs[k]] = new  # the single publishing store
-            while k >= 0:  # the gaps above, in place (a loop here, not a call: ~0.2 us of ~3 us)
-                gaps = parents[k].gaps
-                i = idxs[k]
-                if gaps[i] == gap:  # type: ignore[index]
-                    break
+            gaps = parents[k].gaps  # the gaps above, in place (a loop here, not a call: ~0.2 us of ~3 us)
+            i = idxs[k]
+            while gaps[i] != gap:  # type: ignore[index]
+                old = gaps[i]  # type: ignore[index]
                 gaps[i] = gap  # type: ignore[index]
-                gap = max(gaps)  # type: ignore[arg-type]
+                if not k:
+                    break
                 k -= 1
+                above = parents[k].gaps
+                i = idxs[k]
+                if gap > old:  # grew: the node's largest is max(its old one, gap)
+                    if above[i] >= gap:  # type: ignore[index]
+                        break
+                else:  # shrank: the node's largest changes only if old was it
+                    if old < above[i]:  # type: ignore[index]
+                        break
+                    gap = max(gaps)  # type: ignore[arg-type]
+                gaps = above
         else:
             self._root = self._wroot = new
         seqcount.seq += 1  # even: published
@@ -201,14 +211,20 @@ class InPlaceWriter(PathCopyWriter):
             k = depth - 1
             if k >= 0 and slot_last - below >= parents[k].gaps[idxs[k]]:  # the widest None
                 gap = leaf_gap_of(pivots, slots, below + 1 if not i else path_min(parents, idxs, depth))
-                while k >= 0:  # the gaps above, in place, up to the first unchanged one
-                    gaps = parents[k].gaps
-                    j = idxs[k]
-                    if gaps[j] == gap:  # type: ignore[index]
-                        break
+                gaps = parents[k].gaps  # the gaps above, in place, up to the first unchanged one
+                j = idxs[k]
+                while gaps[j] != gap:  # type: ignore[index]
+                    old = gaps[j]  # type: ignore[index]
                     gaps[j] = gap  # type: ignore[index]
-                    gap = max(gaps)  # type: ignore[arg-type]
+                    if not k:
+                        break
                     k -= 1
+                    above = parents[k].gaps
+                    if old < above[idxs[k]]:  # (a gap only shrinks here) not the node's largest: that stays
+                        break  # (no max() over the node's gaps: 25.62k -> 25.22k instructions per op)
+                    gap = max(gaps)  # type: ignore[arg-type]
+                    gaps = above
+                    j = idxs[k]
             seqcount.seq += 1  # even: published
             return True
         if len(new_slots) > self.leaf_slots:  # the leaf overflows: split (up the tree as needed)
@@ -238,14 +254,20 @@ class InPlaceWriter(PathCopyWriter):
             gap = gaps[j]  # type: ignore[index]
             if slot_last - below >= gap:  # the filled None was the widest: recount
                 gap = leaf_gap_of(new_pivots, new_slots, below + 1 if not i else path_min(parents, idxs, depth))
-                while k >= 0:  # the gaps above, in place, up to the first unchanged one
-                    gaps = parents[k].gaps
-                    j = idxs[k]
-                    if gaps[j] == gap:  # type: ignore[index]
-                        break
+                gaps = parents[k].gaps  # the gaps above, in place, up to the first unchanged one
+                j = idxs[k]
+                while gaps[j] != gap:  # type: ignore[index]
+                    old = gaps[j]  # type: ignore[index]
                     gaps[j] = gap  # type: ignore[index]
-                    gap = max(gaps)  # type: ignore[arg-type]
+                    if not k:
+                        break
                     k -= 1
+                    above = parents[k].gaps
+                    if old < above[idxs[k]]:  # (a gap only shrinks here) not the node's largest: that stays
+                        break  # (no max() over the node's gaps: 25.62k -> 25.22k instructions per op)
+                    gap = max(gaps)  # type: ignore[arg-type]
+                    gaps = above
+                    j = idxs[k]
         else:
             self._root = self._wroot = new
         seqcount.seq += 1  # even: published
@@ -327,13 +349,15 @@ class InPlaceWriter(PathCopyWriter):
             parents[k].slots[idxs[k]] = new  # the single publishing store
             # the new None's run, with one long subtraction (was three ops: 26.31k -> 26.15k)
             gap = pivots[end - 1] - pivots[first - 1] if first else pivots[end - 1] + 1 - node_min
-            while k >= 0:  # a gap only grows here: store it upward while it beats the entry
+            # a gap only grows here: store it upward while it beats the entry.  The node's
+            # new largest gap is then max(its old one, gap), and its old one is the entry
+            # the next level compares, so ``gap`` itself goes up: no max() over the gaps
+            while k >= 0:
                 gaps = parents[k].gaps
                 j = idxs[k]
                 if gaps[j] >= gap:  # type: ignore[index]
                     break
                 gaps[j] = gap  # type: ignore[index]
-                gap = max(gaps)  # type: ignore[arg-type]
                 k -= 1
         else:
             self._root = self._wroot = new
