@@ -132,6 +132,7 @@ class InPlaceWriter(PathCopyWriter):
                 k -= 1
                 above = parents[k].gaps
                 i = idxs[k]
+                # (as the fast paths' loops; in the rebuilds: 25.22k -> 25.19k instructions per op)
                 if gap > old:  # grew: the node's largest is max(its old one, gap)
                     if above[i] >= gap:  # type: ignore[index]
                         break
@@ -352,6 +353,7 @@ class InPlaceWriter(PathCopyWriter):
             # a gap only grows here: store it upward while it beats the entry.  The node's
             # new largest gap is then max(its old one, gap), and its old one is the entry
             # the next level compares, so ``gap`` itself goes up: no max() over the gaps
+            # (a builtin call that parses its keywords): 26.05k -> 25.62k instructions per op
             while k >= 0:
                 gaps = parents[k].gaps
                 j = idxs[k]
