@@ -204,8 +204,9 @@ class InPlaceWriter(PathCopyWriter):
         else:  # an exact fill: one slot store into the published leaf (mas_wr_slot_store)
             # None -> VMA over the None's whole range, pivots untouched: the one change a
             # published leaf allows (module docstring); 30.0k -> 29.5k instructions per op
-            self._wcount += 1
-            self._count += 1
+            # the fast paths run only with _wroot is _root, where _wcount == _count: one
+            # add, one int, two stores (not two += each): 25.19k -> 24.94k instructions per op
+            self._count = self._wcount = self._wcount + 1
             seqcount = self._seqcount
             seqcount.seq += 1  # odd: multi-node readers retry (and the gaps below change)
             slots[i] = vma  # the single publishing store
@@ -237,11 +238,9 @@ class InPlaceWriter(PathCopyWriter):
             elif not self._rebuild(parents[:depth], idxs[:depth], new_pivots, new_slots, False, False, node_min, edge):
                 self._slow(self._insert_slow, vma, depth + 1)
                 return True
-            self._wcount += 1
-            self._count += 1
+            self._count = self._wcount = self._wcount + 1  # (equal here: see the exact fill)
             return True
-        self._wcount += 1
-        self._count += 1
+        self._count = self._wcount = self._wcount + 1  # (equal here: see the exact fill)
         self._leaf_copies += 1
         new = Node(new_pivots, new_slots, None, True, 0)
         seqcount = self._seqcount
@@ -324,8 +323,7 @@ class InPlaceWriter(PathCopyWriter):
                 if not (join_prev and join_next) and self._respread_leaf(  # (both: three leaves, _rebuild)
                     parents, idxs, depth, new_pivots, new_slots, node_min, step
                 ):
-                    self._wcount -= 1
-                    self._count -= 1
+                    self._count = self._wcount = self._wcount - 1  # (equal here: see _insert_at)
                     return REMOVED
                 if not self._rebuild(
                     parents[:depth], idxs[:depth], new_pivots, new_slots, bool(join_prev), join_next, node_min
@@ -336,11 +334,9 @@ class InPlaceWriter(PathCopyWriter):
                 ):
                     self._slow(self._remove_slow, cur, depth + 1)
                     return REMOVED
-                self._wcount -= 1
-                self._count -= 1
+                self._count = self._wcount = self._wcount - 1  # (equal here: see _insert_at)
                 return REMOVED
-        self._wcount -= 1
-        self._count -= 1
+        self._count = self._wcount = self._wcount - 1  # (equal here: see _insert_at)
         self._leaf_copies += 1
         new = Node(new_pivots, new_slots, None, True, 0)
         seqcount = self._seqcount
