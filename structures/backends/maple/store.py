@@ -61,7 +61,8 @@ API
 supplies the state):
 ``_insert_at``, ``_remove_at`` (``REMOVED``), ``_split_leaf``, ``_respread_leaf``, ``_rebuild``
 (``_publish_levels``; new nodes from ``reshape``), ``_join_across``,
-``_replace_child``, ``_publish``.  Write costs:
+``_replace_child``, ``_publish``; ``path_min(parents, idxs, depth)`` (a node's ``node_min`` from the
+fast paths' scratch path, computed only where a write needs it).  Write costs:
 ``_leaf_copies`` (one per fast-path write but an exact fill) and the base's counters.
 """
 
@@ -85,7 +86,7 @@ from structures.backends.maple.reshape import (
 from structures.lib.seqcount import SeqCount
 from structures.vma import VMA
 
-__all__ = ["REMOVED", "InPlaceWriter"]
+__all__ = ["REMOVED", "InPlaceWriter", "path_min"]
 
 REMOVED = object()  # _remove_at: the VMA was removed
 
