@@ -61,8 +61,7 @@ API
 supplies the state):
 ``_insert_at``, ``_remove_at`` (``REMOVED``), ``_split_leaf``, ``_respread_leaf``, ``_rebuild``
 (``_publish_levels``; new nodes from ``reshape``), ``_join_across``,
-``_replace_child``, ``_publish``; ``path_min(parents, idxs, depth)`` (a node's ``node_min`` from the
-fast paths' scratch path, computed only where a write needs it).  Write costs:
+``_replace_child``, ``_publish``.  Write costs:
 ``_leaf_copies`` (one per fast-path write but an exact fill) and the base's counters.
 """
 
@@ -74,7 +73,15 @@ from typing import Any
 
 from structures.backends.maple.cow import PathCopyWriter
 from structures.backends.maple.gap import leaf_gap_of
-from structures.backends.maple.node import LAST, Node, edge_slot, node_gap, node_min_below
+from structures.backends.maple.node import (
+    LAST,
+    Node,
+    edge_slot,
+    node_gap,
+    node_min_below,
+    path_min,
+    shrink_gaps,
+)
 from structures.backends.maple.reshape import (
     join_across,
     join_leaves,
@@ -86,21 +93,9 @@ from structures.backends.maple.reshape import (
 from structures.lib.seqcount import SeqCount
 from structures.vma import VMA
 
-__all__ = ["REMOVED", "InPlaceWriter", "path_min"]
+__all__ = ["REMOVED", "InPlaceWriter"]
 
 REMOVED = object()  # _remove_at: the VMA was removed
-
-
-def path_min(parents: list[Node], idxs: list[int], depth: int) -> int:
-    """The ``node_min`` of the node below ``parents[depth - 1].slots[idxs[depth - 1]]``
-    (the fast paths' scratch path: ``node.node_min_below`` on its first ``depth`` levels)."""
-    k = depth - 1
-    while k >= 0:
-        i = idxs[k]
-        if i:
-            return parents[k].pivots[i - 1] + 1  # type: ignore[no-any-return]
-        k -= 1
-    return 0
 
 
 class InPlaceWriter(PathCopyWriter):
@@ -154,13 +149,11 @@ class InPlaceWriter(PathCopyWriter):
         here, and so is the publish (``_replace_child``'s stores); with the same in
         ``_remove_at`` and the climbing ``_rebuild``: 38.8k -> 37.4k instructions per
         insert/remove op (10k VMAs, random order, callgrind), then 37.2k with the scratch
-        path lists.  The leaf's ``node_min`` is not tracked down the descent (an
-        ``if i: below = piv[i - 1]`` per level) but found from the path where it is needed
-        (``path_min``, ~0.4 times per op): 27.07k -> 26.69k.  Big-int arithmetic is a
-        long object allocated per ``+``/``-`` (addresses are two-digit longs): the
-        overflow test on the new list's length rather than ``len + bool + bool`` of the
-        old, 26.69k -> 26.31k; the slot's ``below`` (its min - 1) in place of its min,
-        never made, 26.15k -> 26.05k (with ``_remove_at``'s gap, next)."""
+        path lists; the leaf's ``node_min`` found only where needed (``path_min``, ~0.4
+        times per op), not tracked per level: 27.07k -> 26.69k.  Each long ``+``/``-``
+        allocates (addresses are two-digit longs): the overflow test on the new list's
+        length, not ``len + bool + bool``, 26.31k; the slot's min - 1 (``below``) in
+        place of its min, 26.05k (with ``_remove_at``'s gap)."""
         start, last = vma.start, vma.end - 1
         if self._wroot is not self._root or (self._deferring and threading.get_ident() in self._deferring):
             self._insert_slow(vma)  # inside replace (validated): path copy, one publish at the end
@@ -205,8 +198,7 @@ class InPlaceWriter(PathCopyWriter):
         else:  # an exact fill: one slot store into the published leaf (mas_wr_slot_store)
             # None -> VMA over the None's whole range, pivots untouched: the one change a
             # published leaf allows (module docstring); 30.0k -> 29.5k instructions per op
-            # the fast paths run only with _wroot is _root, where _wcount == _count: one
-            # add, one int, two stores (not two += each): 25.19k -> 24.94k instructions per op
+            # fast paths run with _wroot is _root: _wcount == _count, one add: 25.19k -> 24.94k
             self._count = self._wcount = self._wcount + 1
             seqcount = self._seqcount
             seqcount.seq += 1  # odd: multi-node readers retry (and the gaps below change)
@@ -214,20 +206,7 @@ class InPlaceWriter(PathCopyWriter):
             k = depth - 1
             if k >= 0 and slot_last - below >= parents[k].gaps[idxs[k]]:  # the widest None
                 gap = leaf_gap_of(pivots, slots, below + 1 if not i else path_min(parents, idxs, depth))
-                gaps = parents[k].gaps  # the gaps above, in place, up to the first unchanged one
-                j = idxs[k]
-                while gaps[j] != gap:  # type: ignore[index]
-                    old = gaps[j]  # type: ignore[index]
-                    gaps[j] = gap  # type: ignore[index]
-                    if not k:
-                        break
-                    k -= 1
-                    above = parents[k].gaps
-                    if old < above[idxs[k]]:  # (a gap only shrinks here) not the node's largest: that stays
-                        break  # (no max() over the node's gaps: 25.62k -> 25.22k instructions per op)
-                    gap = max(gaps)  # type: ignore[arg-type]
-                    gaps = above
-                    j = idxs[k]
+                shrink_gaps(parents, idxs, k, gap)
             seqcount.seq += 1  # even: published
             return True
         if len(new_slots) > self.leaf_slots:  # the leaf overflows: split (up the tree as needed)
@@ -255,20 +234,7 @@ class InPlaceWriter(PathCopyWriter):
             gap = gaps[j]  # type: ignore[index]
             if slot_last - below >= gap:  # the filled None was the widest: recount
                 gap = leaf_gap_of(new_pivots, new_slots, below + 1 if not i else path_min(parents, idxs, depth))
-                gaps = parents[k].gaps  # the gaps above, in place, up to the first unchanged one
-                j = idxs[k]
-                while gaps[j] != gap:  # type: ignore[index]
-                    old = gaps[j]  # type: ignore[index]
-                    gaps[j] = gap  # type: ignore[index]
-                    if not k:
-                        break
-                    k -= 1
-                    above = parents[k].gaps
-                    if old < above[idxs[k]]:  # (a gap only shrinks here) not the node's largest: that stays
-                        break  # (no max() over the node's gaps: 25.62k -> 25.22k instructions per op)
-                    gap = max(gaps)  # type: ignore[arg-type]
-                    gaps = above
-                    j = idxs[k]
+                shrink_gaps(parents, idxs, k, gap)
         else:
             self._root = self._wroot = new
         seqcount.seq += 1  # even: published
@@ -347,10 +313,8 @@ class InPlaceWriter(PathCopyWriter):
             parents[k].slots[idxs[k]] = new  # the single publishing store
             # the new None's run, with one long subtraction (was three ops: 26.31k -> 26.15k)
             gap = pivots[end - 1] - pivots[first - 1] if first else pivots[end - 1] + 1 - node_min
-            # a gap only grows here: store it upward while it beats the entry.  The node's
-            # new largest gap is then max(its old one, gap), and its old one is the entry
-            # the next level compares, so ``gap`` itself goes up: no max() over the gaps
-            # (a builtin call that parses its keywords): 26.05k -> 25.62k instructions per op
+            # a gap only grows here: store it upward while it beats the entry; the node's
+            # largest is then max(the entry above, gap): no max(): 26.05k -> 25.62k per op
             while k >= 0:
                 gaps = parents[k].gaps
                 j = idxs[k]
