@@ -46,7 +46,8 @@ API
 ``LAST``; ``Node(pivots, slots, gaps, leaf, gen)`` (``__slots__``: ``pivots
 slots gaps leaf dead gen nulls``), ``null_slots(leaf)``, ``leaf_gap(leaf,
 node_min)``, ``node_gap(node, node_min)``, ``min_fill(width, leaf)``,
-``tree_stats(root, leaf_slots, internal_slots)``, ``dump(root)``.
+``tree_stats(root, leaf_slots, internal_slots)``, ``dump(root)``; path helpers
+``node_min_below``, ``path_min``, ``edge_slot``; ``shrink_gaps`` (gap entries stored upward).
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ __all__ = [
     "node_gap",
     "node_min_below",
     "null_slots",
+    "path_min",
+    "shrink_gaps",
     "tree_stats",
 ]
 
@@ -139,6 +142,41 @@ def node_min_below(parents: list[Node], idxs: list[int]) -> int:
         if i:
             return parents[k].pivots[i - 1] + 1  # type: ignore[no-any-return]
     return 0
+
+
+def path_min(parents: list[Node], idxs: list[int], depth: int) -> int:
+    """``node_min_below`` on the first ``depth`` levels of a path (the write fast paths'
+    scratch lists), a plain loop: the fast paths call it ~0.4 times per op."""
+    k = depth - 1
+    while k >= 0:
+        i = idxs[k]
+        if i:
+            return parents[k].pivots[i - 1] + 1  # type: ignore[no-any-return]
+        k -= 1
+    return 0
+
+
+def shrink_gaps(parents: list[Node], idxs: list[int], k: int, gap: int) -> None:
+    """Store ``gap``, the new (not larger) largest gap of the node below ``parents[k]``,
+    upward in place up to the first unchanged entry.  A node's largest gap changes only
+    if the entry that shrank was it, which the entry above it tells: no max() over the
+    node's gaps then (a builtin that parses its keywords): 25.62k -> 25.22k instructions
+    per op (random build + teardown of 10k VMAs, callgrind; written inline in both
+    insert fast paths, this call costs 0.08k back, paid to keep ``store`` in its size)."""
+    gaps = parents[k].gaps
+    j = idxs[k]
+    while gaps[j] != gap:  # type: ignore[index]
+        old = gaps[j]  # type: ignore[index]
+        gaps[j] = gap  # type: ignore[index]
+        if not k:
+            return
+        k -= 1
+        above = parents[k].gaps
+        if old < above[idxs[k]]:  # type: ignore[index]
+            return  # not the node's largest: that stays
+        gap = max(gaps)  # type: ignore[arg-type]
+        gaps = above
+        j = idxs[k]
 
 
 def edge_slot(parents: list[Node], idxs: list[int], depth: int, step: int) -> Any:
