@@ -162,7 +162,8 @@ def shrink_gaps(parents: list[Node], idxs: list[int], k: int, gap: int) -> None:
     if the entry that shrank was it, which the entry above it tells: no max() over the
     node's gaps then (a builtin that parses its keywords): 25.62k -> 25.22k instructions
     per op (random build + teardown of 10k VMAs, callgrind; written inline in both
-    insert fast paths, this call costs 0.08k back, paid to keep ``store`` in its size)."""
+    insert fast paths, this call costs 0.08k back, paid to keep ``store`` in its size).
+    ``_replace_child`` calls it for a shrunk gap (its own loop is the grow case's)."""
     gaps = parents[k].gaps
     j = idxs[k]
     while gaps[j] != gap:  # type: ignore[index]

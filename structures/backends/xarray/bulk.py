@@ -91,13 +91,13 @@ class XArrayBulk(XArrayWriter):
         one's split node by ``_store``'s walk) 39.7 ms; level by level 35.4 ms (1.65x ->
         1.72x faster than ascending inserts); heads and tails in the leaf's locals too
         33.3 ms (1.83x; with GC off 29.8 -> 27.9 ms).  With the shared siblings, the
-        VMA inside one leaf tested first and its new leaf made inline under the open
-        level-1 node (no ``descend`` call), and every run stored as one slice of cached
+        VMA inside one leaf tested first and its new leaf made under the open level-1
+        node without ``descend``'s search (``open_leaf``), and every run stored as one slice of cached
         values plus its canonical slots (``slot_fill``) instead of a sibling list and a
         slice store per aligned run: 27.9 -> 20.8 ms (min of 7, same process, GC on;
         callgrind 230.9M -> 190.1M instructions;
-        ascending re-insert 65.3 ms there: 2.16x); a tail's new leaf made inline too
-        190.1M -> 180.0M."""
+        ascending re-insert 65.3 ms there: 2.16x); a tail's new leaf by ``open_leaf`` too
+        190.1M -> 181.0M (written out at both places 179.7M: not worth the copy)."""
         chunk_shift = self.chunk_shift
         mask = self._mask
         all_slots = self._all_slots
@@ -134,12 +134,25 @@ class XArrayBulk(XArrayWriter):
                 node = child
             return node
 
+        def open_leaf(key: int) -> XANode:
+            """``descend(0, key << C)`` when the open level-1 node holds the leaf ``key``
+            (``keys[1] == key >> C``): the new leaf made under it without the search."""
+            parent = path[1]
+            a = key & mask
+            leaf = XANode(0, a, parent, chunk_shift)
+            made.append(leaf)
+            parent.slots[a] = leaf
+            parent.count += 1
+            parent.present |= 1 << a
+            path[0] = leaf
+            keys[0] = key
+            return leaf
+
         leaf = XANode(0, 0, None, chunk_shift)  # the leaf being filled (a stand-in first);
         leaf_key = -1  # its first page >> C
         acc = 0  # its present (= full) bits, kept here while it is filled
         slots = leaf.slots
         fills = SLOT_FILLS
-        new_node = XANode
         for v in vmas:
             first = v.start >> PAGE_SHIFT
             end = v.end >> PAGE_SHIFT
@@ -152,15 +165,7 @@ class XArrayBulk(XArrayWriter):
                     if keys[0] == key:
                         leaf = path[0]
                     elif keys[1] == key >> chunk_shift:  # a new leaf of the open level-1 node
-                        parent = path[1]
-                        a = key & mask
-                        leaf = new_node(0, a, parent, chunk_shift)
-                        made.append(leaf)
-                        parent.slots[a] = leaf
-                        parent.count += 1
-                        parent.present |= 1 << a
-                        path[0] = leaf
-                        keys[0] = key
+                        leaf = open_leaf(key)
                     else:
                         leaf = descend(0, first)
                     leaf_key = key
@@ -203,16 +208,8 @@ class XArrayBulk(XArrayWriter):
             # the tail: pages from the last leaf's first one to end, in a new leaf
             leaf.present = leaf.full = acc
             leaf.count = acc.bit_count()
-            if keys[1] == last_key >> chunk_shift:  # under the open level-1 node: made inline
-                parent = path[1]
-                a = last_key & mask
-                leaf = new_node(0, a, parent, chunk_shift)
-                made.append(leaf)
-                parent.slots[a] = leaf
-                parent.count += 1
-                parent.present |= 1 << a
-                path[0] = leaf
-                keys[0] = last_key
+            if keys[1] == last_key >> chunk_shift:  # under the open level-1 node
+                leaf = open_leaf(last_key)
             else:
                 leaf = descend(0, last_key << chunk_shift)
             leaf_key = last_key
