@@ -313,3 +313,51 @@ def test_check_names_each_broken_invariant() -> None:
     lock.release(a)
     assert len(lock) == 0 and lock._live == 0
     lock.check()
+
+
+def test_a_lone_request_stays_out_of_the_tree_until_a_second_arrives() -> None:
+    """The uncontended fast path: a request at an empty lock is parked, and linked with its own
+    arrival number when the next request comes, so the FIFO rules see it as always there."""
+    lock = RangeLock()
+    a = lock.acquire_write(0, 8192)
+    assert a is not None and a.granted
+    assert len(lock._tree) == 0 and len(lock) == 1
+    assert lock.ranges() == [(0, 8192, True, "granted", 0)]
+    lock.check()
+    lock.downgrade(a)  # lone: nobody to wake
+    assert lock.ranges() == [(0, 8192, False, "granted", 0)]
+    b = lock.acquire_read(4096, 12288)  # shares with the downgraded reader; links it first
+    assert b is not None and b.granted
+    assert len(lock._tree) == 2 and a.seq < b.seq
+    lock.check()
+    w = Waiter(lock, True, 0, 4096)  # a writer behind the (once lone) reader a
+    assert states(lock)[(0, 4096, True)] == ("waiting", 1)
+    lock.release(b)
+    assert not w.done.wait(0.05)  # still behind a
+    lock.release(a)
+    assert w.done.wait(5) and w.result == "granted"
+    w.release()
+    assert len(lock) == 0 and lock.ranges() == []
+    c = lock.acquire_read(0, 4096)  # the lock is empty again: c is the new lone request
+    assert c is not None and len(lock._tree) == 0 and len(lock) == 1
+    lock.release(c)
+    with pytest.raises(RuntimeError, match="not held"):
+        lock.release(c)  # a released lone handle is refused like any other
+    lock.check()
+
+
+def test_check_names_a_broken_lone_request() -> None:
+    lock = RangeLock()
+    a = lock.acquire_write(0, 4096)
+    assert isinstance(a, LockHandle)
+    lock._live = 0  # corrupt: the count forgets the lone request
+    with pytest.raises(InvariantError, match="counts 0 live requests, the tree holds 0 and one lone request"):
+        lock.check()
+    lock._live = 1
+    a.state = "waiting"  # corrupt: a lone request is granted by definition
+    with pytest.raises(InvariantError, match="is not a granted, unlinked request"):
+        lock.check()
+    a.state = "granted"
+    lock.check()
+    lock.release(a)
+    lock.check()
