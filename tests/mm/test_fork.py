@@ -144,13 +144,13 @@ def test_fork_under_vma_waits_for_a_fault_in_progress() -> None:
     mm.mmap(4 * P, addr=BASE, flags=FIXED)
     pol: Any = mm.policy
     entry = pol._vl[id(mm.vmas()[0])]
-    fault_in_progress = entry.rw.try_read()
+    fault_in_progress = pol._reader_lock(entry).try_read()
     out: list[AddressSpace] = []
     t = threading.Thread(target=lambda: out.append(mm.fork()))
     t.start()
     t.join(0.05)
     assert t.is_alive() and not out  # fork waits for the fault to be done with its VMA
-    entry.rw.release(fault_in_progress)
+    pol._reader_lock(entry).release(fault_in_progress)
     t.join(5)
     assert len(out) == 1 and out[0].vmas() == mm.vmas()
     mm.check()  # no VMA left write-marked

@@ -327,16 +327,41 @@ def test_vma_policy_mark_waits_for_a_reader_already_in() -> None:
     pol: Any = mm.policy
     v = mm.vmas()[0]
     entry = pol._vl[id(v)]
-    reader = entry.rw.try_read()  # a fault in progress inside the VMA
+    reader = pol._reader_lock(entry).try_read()  # a fault in progress inside the VMA
     h = mm.index.lock.acquire_write()
     marked = threading.Event()
     t = threading.Thread(target=lambda: (pol._mark(v), marked.set()))
     t.start()
     assert not marked.wait(0.05)  # blocked behind the reader
     assert entry.seq == pol._mm_seq  # yet already marked: a new fault would fall back
-    entry.rw.release(reader)
+    pol._reader_lock(entry).release(reader)
     assert marked.wait(5)
     t.join(5)
+    pol._mm_seq += 1
+    mm.index.lock.release(h)
+    mm.check()
+
+
+def test_vma_policy_makes_a_vmas_lock_at_its_first_fault() -> None:
+    """A VMA's own rwsem is made by its first fault, once (brk's VMAs that are never
+    faulted never pay for one); a writer's mark on an unfaulted VMA neither makes one
+    nor waits."""
+    mm = AddressSpace("maple", policy="vma")
+    mm.mmap(4 * P, addr=BASE, flags=FIXED)
+    pol: Any = mm.policy
+    entry = pol._vl[id(mm.vmas()[0])]
+    assert entry.rw is None
+    mm.fault(BASE)
+    rw = entry.rw
+    assert rw is not None and mm.stats()["fallbacks"] == 0
+    mm.fault(BASE + P)
+    assert entry.rw is rw and pol._reader_lock(entry) is rw  # made once
+    mm.brk(mm.brk() + P)  # the heap VMA: created and never faulted
+    heap = [v for v in mm.vmas() if v.name == "[heap]"]
+    assert len(heap) == 1 and pol._vl[id(heap[0])].rw is None
+    h = mm.index.lock.acquire_write()
+    pol._mark(heap[0])  # no reader, no rw: the mark neither blocks nor makes one
+    assert pol._vl[id(heap[0])].rw is None and pol._vl[id(heap[0])].seq == pol._mm_seq
     pol._mm_seq += 1
     mm.index.lock.release(h)
     mm.check()
