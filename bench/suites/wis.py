@@ -36,7 +36,13 @@ pyperf's value is seconds per op of the aggregate, so ``1 / value`` is ops/s;
 ``vmalab compare`` prints will-it-scale's table — rows thread counts, a
 column per policy, and ``linear`` (T x the best single-thread figure) with
 each cell's efficiency against it.  Untimed metadata (``MEASURE_LOOPS``
-loops): lock wait seconds, retries, fallbacks.
+loops, outside pyperf's timing): lock wait seconds, retries, fallbacks, and for
+``page_fault1`` the two phases of an iteration, averaged per thread —
+``fault_phase_us`` (the 64 faults) and ``map_phase_us`` (mmap + munmap with its
+zap).  From one thread's phases ``F`` and ``M`` follows the policies' ceiling
+at ``T`` threads (no more threads than cores): with no shared lock the
+iterations overlap whole, under ``full`` the mutations exclude everything
+and only the faults overlap, so ``ideal / full <= (F + T*M) / (F + M)``.
 
 Names: ``wis/<test>/threads=<T>/<policy>+<backend>`` (plus ``/lock=<kind>``
 for the range policy over a lock other than ``range``).  Options
@@ -106,16 +112,29 @@ class WisScenario:
         self.brk0 = self.mm.brk()
         self.ops = 0
         self._done = [0] * threads
+        #: base -> [fault seconds, map seconds] of that thread (page_fault1, measure() only)
+        self._phases: dict[int, list[float]] | None = None
 
     # -- the tests: one iteration each, returning will-it-scale's op count -------------
     def page_fault1(self, base: int) -> int:
-        mm = self.mm
+        mm, phases = self.mm, self._phases
+        t0 = time.perf_counter() if phases is not None else 0.0
         mm.mmap(PF_PAGES * P, addr=base, flags=FLAGS)
+        t1 = time.perf_counter() if phases is not None else 0.0
         fault = mm.fault
         for k in range(PF_PAGES):
             fault(base + k * P, True)
+        t2 = time.perf_counter() if phases is not None else 0.0
         mm.munmap(base, PF_PAGES * P)
+        if phases is not None:  # only in measure(): the timed runs never get here
+            mine = phases[base]  # this thread's own list
+            mine[0] += t2 - t1
+            mine[1] += (t1 - t0) + (time.perf_counter() - t2)
         return PF_PAGES
+
+    def time_phases(self) -> None:
+        """From now on, ``page_fault1`` adds up each thread's fault and map phases (``counters``)."""
+        self._phases = {base: [0.0, 0.0] for base in self.regions}
 
     def mmap1(self, base: int) -> int:
         self.mm.mmap(MMAP1_BYTES, addr=base, flags=FLAGS)
@@ -185,7 +204,18 @@ class WisScenario:
             "retries": int(st.get("retries", 0)),
             "fallbacks": int(st.get("fallbacks", 0)),
             "ops_counted": self.ops,
+            **self._phase_means(),
         }
+
+    def _phase_means(self) -> dict[str, float]:
+        """Mean fault / map phase per iteration per thread, microseconds (page_fault1 after ``time_phases``)."""
+        if self._phases is None or self.test != "page_fault1" or not self.ops:
+            return {}
+        iterations = self.ops // OPS[self.test]  # over all threads
+        fault_s = sum(p[0] for p in self._phases.values())
+        map_s = sum(p[1] for p in self._phases.values())
+        per = 1e6 / iterations
+        return {"fault_phase_us": round(fault_s * per, 1), "map_phase_us": round(map_s * per, 1)}
 
 
 def _case(test: str, policy: str, threads: int, backend: str, page_work: int, lock: str) -> Case:
@@ -202,6 +232,8 @@ def _case(test: str, policy: str, threads: int, backend: str, page_work: int, lo
 
     def measure() -> dict[str, Any]:
         sc = build()
+        if test == "page_fault1":
+            sc.time_phases()
         for _ in range(MEASURE_LOOPS):
             sc.run()
         sc.verify()

@@ -346,6 +346,24 @@ def test_wis_tests_leave_the_address_space_as_they_found_it(test: str, policy: s
                                                "range-list": "RangeListLock"}[lock]  # fmt: skip
 
 
+def test_wis_page_fault1_splits_an_iteration_into_its_phases_only_when_asked() -> None:
+    from bench.suites.wis import WisScenario
+
+    sc = WisScenario("page_fault1", "full", 2, "maple", 1, "rwsem")
+    sc.run(2)
+    assert "fault_phase_us" not in sc.counters()  # the timed runs never time phases
+    sc.time_phases()
+    sc.run(3)
+    c = sc.counters()
+    assert c["fault_phase_us"] > 0 and c["map_phase_us"] > 0
+    assert set(sc._phases or {}) == set(sc.regions)  # one pair per thread, each thread its own
+    brk = WisScenario("brk1", "full", 1, "maple", 1, "rwsem")
+    brk.time_phases()
+    brk.run(2)
+    assert "fault_phase_us" not in brk.counters()
+    sc.verify()
+
+
 def test_wis_cases_and_file(tmp_path: Path) -> None:
     opts = SuiteOptions(backends=("list", "maple"), sizes=(), fast=False, threads=(1, 2))
     cs = {c.name: c for c in load_suite("wis").cases(opts)}
