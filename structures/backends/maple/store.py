@@ -198,7 +198,9 @@ class InPlaceWriter(PathCopyWriter):
             slots[i] = vma  # the single publishing store
             k = depth - 1
             if k >= 0 and slot_last - below >= parents[k].gaps[idxs[k]]:  # the widest None
-                gap = leaf_gap_of(pivots, slots, below + 1 if not i else path_min(parents, idxs, depth))
+                # node_min is read only for a None slot 0 (unchanged when i > 0): no path_min else
+                node_min = below + 1 if not i else path_min(parents, idxs, depth) if slots[0] is None else 0
+                gap = leaf_gap_of(pivots, slots, node_min)
                 shrink_gaps(parents, idxs, k, gap)
             seqcount.seq += 1  # even: published
             return True
@@ -226,7 +228,9 @@ class InPlaceWriter(PathCopyWriter):
             j = idxs[k]
             gap = gaps[j]  # type: ignore[index]
             if slot_last - below >= gap:  # the filled None was the widest: recount
-                gap = leaf_gap_of(new_pivots, new_slots, below + 1 if not i else path_min(parents, idxs, depth))
+                # node_min is read only for a None slot 0 (slots[0]'s when i > 0): no path_min else
+                node_min = below + 1 if not i else path_min(parents, idxs, depth) if slots[0] is None else 0
+                gap = leaf_gap_of(new_pivots, new_slots, node_min)
                 shrink_gaps(parents, idxs, k, gap)
         else:
             self._root = self._wroot = new
@@ -272,8 +276,10 @@ class InPlaceWriter(PathCopyWriter):
         new_slots[first] = None
         if depth:
             node_min = -1 if first else path_min(parents, idxs, depth)  # -1: not needed yet
-            join_prev = not first and node_min and edge_slot(parents, idxs, depth, -1) is None
-            join_next = end == n and edge_slot(parents, idxs, depth, 1) is None
+            # a neighbouring leaf's edge None can meet ours only when the removed slot is the
+            # edge one: a None beside it at the edge already keeps that leaf's edge slot a VMA
+            join_prev = not i and node_min and edge_slot(parents, idxs, depth, -1) is None
+            join_next = i == n - 1 and edge_slot(parents, idxs, depth, 1) is None
             if join_prev or join_next or len(new_slots) < self._leaf_fill_min:
                 if node_min < 0:
                     node_min = path_min(parents, idxs, depth)
