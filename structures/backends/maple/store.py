@@ -276,8 +276,7 @@ class InPlaceWriter(PathCopyWriter):
         new_slots[first] = None
         if depth:
             node_min = -1 if first else path_min(parents, idxs, depth)  # -1: not needed yet
-            # a neighbouring leaf's edge None can meet ours only when the removed slot is the
-            # edge one: a None beside it at the edge already keeps that leaf's edge slot a VMA
+            # the neighbour's edge None can meet ours only if the removed slot is the edge one
             join_prev = not i and node_min and edge_slot(parents, idxs, depth, -1) is None
             join_next = i == n - 1 and edge_slot(parents, idxs, depth, 1) is None
             if join_prev or join_next or len(new_slots) < self._leaf_fill_min:
@@ -309,18 +308,22 @@ class InPlaceWriter(PathCopyWriter):
         seqcount.seq += 1
         if depth:
             k = depth - 1
-            parents[k].slots[idxs[k]] = new  # the single publishing store
+            parent = parents[k]
+            j = idxs[k]
+            parent.slots[j] = new  # the single publishing store
             # the new None's run, with one long subtraction (was three ops: 26.31k -> 26.15k)
             gap = pivots[end - 1] - pivots[first - 1] if first else pivots[end - 1] + 1 - node_min
-            # a gap only grows here: store it upward while it beats the entry; the node's
-            # largest is then max(the entry above, gap): no max(): 26.05k -> 25.62k per op
-            while k >= 0:
+            # a gap only grows here: store it upward while it beats the entry (the node's largest
+            # is then max(the entry above, gap), no max(): 26.05k -> 25.62k per op); the parent
+            # and slot loaded once for the store and the first test: 24.62k -> 24.57k
+            gaps = parent.gaps
+            while gaps[j] < gap:  # type: ignore[index]
+                gaps[j] = gap  # type: ignore[index]
+                if not k:
+                    break
+                k -= 1
                 gaps = parents[k].gaps
                 j = idxs[k]
-                if gaps[j] >= gap:  # type: ignore[index]
-                    break
-                gaps[j] = gap  # type: ignore[index]
-                k -= 1
         else:
             self._root = self._wroot = new
         seqcount.seq += 1
