@@ -94,7 +94,11 @@ MAX_PAGES = TASK_SIZE >> PAGE_SHIFT
 #: the marks of every node that never had a mark bit set: one shared immutable tuple, no
 #: list per node (a writer gives the node its own list first: ``own_marks``).  Measured
 #: against a ``[0] * XA_MAX_MARKS`` list per node (3,505 GC-tracked lists per 10k-VMA
-#: tree, each allocated, walked by the cyclic collector and freed): see ``XANode``
+#: tree, each allocated, walked by the cyclic collector and freed; gen-0 collections
+#: 14.3 -> 9.8 per build): bulk_load(parent) 215.8M -> 205.5M, ascending re-insert
+#: 464.4M -> 458.2M instructions per 10k-VMA build of ``synthetic_layout`` (callgrind,
+#: (11 builds - 1) / 10, the parent alive, GC on); lookup 260.4M -> 260.0M and find
+#: 263.3M -> 262.8M per 30k calls (readers index the tuple as they did the list)
 NO_MARKS: tuple[int, ...] = (0,) * XA_MAX_MARKS
 
 
