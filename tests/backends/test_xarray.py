@@ -573,6 +573,10 @@ TOP = TASK_SIZE // P  # pages in the address space
         [(1, TOP - 2)],
         [(0, 1 << 20), (TOP - (1 << 20), 1 << 20)],
         [(4 * i + 1, 2) for i in range(300)],  # many VMAs, two per leaf at C = 2
+        # the bulk build's in-one-leaf test at its edges (C = 6): up to a leaf's end from
+        # inside it, a whole leaf, a leaf's last page alone, the same near the top (pages
+        # above 2**30: the addresses are two-digit ints there)
+        [(2, 62), (64, 64), (128, 63), (191, 1), (TOP - 128, 64), (TOP - 61, 60), (TOP - 1, 1)],
     ],
 )
 def test_bulk_load_equals_ascending_inserts(layout: list[tuple[int, int]], chunk_shift: int) -> None:
