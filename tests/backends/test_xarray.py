@@ -15,7 +15,16 @@ from bench.inputs.workloads import synthetic_layout
 from structures import make_index
 from structures.backends.list import ListIndex
 from structures.backends.xarray.index import XArrayIndex
-from structures.backends.xarray.node import SIBLINGS, XA_MARK_0, XA_MARK_1, XANode, XASibling, blocks_of, nodes_of
+from structures.backends.xarray.node import (
+    NO_MARKS,
+    SIBLINGS,
+    XA_MARK_0,
+    XA_MARK_1,
+    XANode,
+    XASibling,
+    blocks_of,
+    nodes_of,
+)
 from structures.backends.xarray.scan import PRESENT, scan_fwd_from
 from structures.lib.seqcount import Torn
 from structures.vma import PAGE_SIZE, TASK_SIZE, VMA, InvariantError, NotMappedError, OverlapError
@@ -193,6 +202,37 @@ def test_marks_set_find_clear_and_propagate() -> None:
         idx.set_mark(a.start, 7)
 
 
+def test_unmarked_nodes_share_no_marks_until_their_first_mark() -> None:
+    a, b = pages(5, 13), pages(300, 70)
+    idx = build([a, b], chunk_shift=2)
+    bulk = XArrayIndex(chunk_shift=2)
+    bulk.bulk_load([a, b])
+    for tree in (idx, bulk):
+        assert all(node.marks is NO_MARKS for node, _ in nodes_of(tree._root))
+    assert NO_MARKS == (0, 0, 0)
+    idx.clear_mark(b.start)  # clearing an unset mark gives no node a list of its own
+    assert all(node.marks is NO_MARKS for node, _ in nodes_of(idx._root))
+    idx.set_mark(b.start, XA_MARK_1)
+    idx.check()
+    owned = [node for node, _ in nodes_of(idx._root) if node.marks is not NO_MARKS]
+    assert owned and all(type(node.marks) is list and node.marks[XA_MARK_1] for node in owned)
+    assert NO_MARKS == (0, 0, 0)  # the shared tuple itself never changed
+    assert idx.find_marked(0, TASK_SIZE, XA_MARK_1) == b and idx.find_marked() is None
+    child = idx.dup()  # a marked node's list is copied, an unmarked one keeps the shared tuple
+    child.check()
+    pairs = list(zip((n for n, _ in nodes_of(idx._root)), (n for n, _ in nodes_of(child._root)), strict=True))
+    for old, new in pairs:
+        assert (new.marks is NO_MARKS) == (old.marks is NO_MARKS) and new.marks == old.marks
+        assert new.marks is NO_MARKS or new.marks is not old.marks
+    child.clear_mark(b.start, XA_MARK_1)
+    child.check()
+    assert child.find_marked(0, TASK_SIZE, XA_MARK_1) is None
+    assert idx.find_marked(0, TASK_SIZE, XA_MARK_1) == b  # the parent's marks untouched
+    idx.clear_mark(b.start, XA_MARK_1)
+    idx.check()  # cleared bits leave zeros in the node's own list
+    assert all(not any(node.marks) for node, _ in nodes_of(idx._root))
+
+
 # ----------------------------------------------------------------------
 # check() catches corruption, naming node and slot
 # ----------------------------------------------------------------------
@@ -210,7 +250,7 @@ def _leaf(idx: XArrayIndex) -> XANode:
         (lambda n: setattr(n, "count", n.count + 1), "count"),
         (lambda n: setattr(n, "present", n.present ^ 0b1000), "present"),
         (lambda n: setattr(n, "full", 0), "full"),
-        (lambda n: n.marks.__setitem__(0, 1 << 3), "mark"),
+        (lambda n: setattr(n, "marks", [1 << 3, 0, 0]), "mark"),
         (lambda n: setattr(n, "offset", n.offset + 1), "offset"),
         (lambda n: n.slots.__setitem__(3, n.slots[1]), "slots"),
     ],
@@ -533,6 +573,10 @@ TOP = TASK_SIZE // P  # pages in the address space
         [(1, TOP - 2)],
         [(0, 1 << 20), (TOP - (1 << 20), 1 << 20)],
         [(4 * i + 1, 2) for i in range(300)],  # many VMAs, two per leaf at C = 2
+        # the bulk build's in-one-leaf test at its edges (C = 6): up to a leaf's end from
+        # inside it, a whole leaf, a leaf's last page alone, the same near the top (pages
+        # above 2**30: the addresses are two-digit ints there)
+        [(2, 62), (64, 64), (128, 63), (191, 1), (TOP - 128, 64), (TOP - 61, 60), (TOP - 1, 1)],
     ],
 )
 def test_bulk_load_equals_ascending_inserts(layout: list[tuple[int, int]], chunk_shift: int) -> None:

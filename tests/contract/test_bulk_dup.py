@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from structures import PAGE_SIZE, TASK_SIZE, VMA, InvalidRangeError, OverlapError, make_index
-from structures.base import WRITE_STATS, NotEmptyError, VMAIndex
+from structures.base import WRITE_STATS, NotEmptyError, VMAIndex, sorted_vmas
 
 P = PAGE_SIZE
 
@@ -165,6 +165,24 @@ def test_bulk_load_refuses_bad_input_and_changes_nothing(make: Any, label: str, 
     idx.check()
     idx.insert(v(1, 2))  # still usable
     assert list(idx) == [v(1, 2)]
+
+
+def test_sorted_vmas_names_the_first_bad_item_anywhere() -> None:
+    good = [v(10 * i, 10 * i + 5) for i in range(1, 40)]
+    assert sorted_vmas(iter(good)) == good and sorted_vmas([good[3]]) == [good[3]] and sorted_vmas([]) == []
+    for i in (1, 17, 38):
+        with pytest.raises(OverlapError, match=rf"VMA #{i} .* overlaps #{i - 1} ") as info:
+            sorted_vmas([*good[:i], v(10 * i + 4, 10 * i + 6), *good[i + 1 :]])
+        assert info.value.existing == good[i - 1]
+        with pytest.raises(InvalidRangeError, match=rf"VMA #{i} .* starts below #{i - 1} "):
+            sorted_vmas([*good[:i], v(1, 2), *good[i:]])
+        with pytest.raises(TypeError, match="tuple"):
+            sorted_vmas([*good[:i], (0, P), *good[i:]])
+    # the first bad item wins, whichever test it fails
+    with pytest.raises(TypeError):
+        sorted_vmas([*good[:5], "x", *good[:3]])
+    with pytest.raises(OverlapError, match="VMA #5 "):
+        sorted_vmas([*good[:5], good[4], "x"])
 
 
 def test_bulk_load_refuses_a_non_empty_index(make: Any) -> None:

@@ -153,12 +153,19 @@ class XArrayBulk(XArrayWriter):
         acc = 0  # its present (= full) bits, kept here while it is filled
         slots = leaf.slots
         fills = SLOT_FILLS
+        leaf_shift = PAGE_SHIFT + chunk_shift  # a byte address >> leaf_shift: its leaf's key
+        slot_bits = mask << PAGE_SHIFT  # a byte address & slot_bits: its slot in the leaf, << PAGE_SHIFT
         for v in vmas:
-            first = v.start >> PAGE_SHIFT
-            end = v.end >> PAGE_SHIFT
-            key = first >> chunk_shift
-            b = end - 1 - (key << chunk_shift)  # the last page's slot, if in the leaf of key
-            if b < mask or (b == mask and first & mask):  # inside one leaf (not all of it)
+            # the test below from the byte addresses: one shift, one and, one subtraction
+            # on the (two-digit) addresses, the rest on small ints.  Against page numbers
+            # first (eight operations on two-digit ints per VMA, each a new int object):
+            # bulk_load(parent) 203.2M -> 197.7M instructions per 10k build (callgrind,
+            # 11 builds; ascending re-insert 458.2M there: 2.22x -> 2.32x)
+            start = v.start
+            key = start >> leaf_shift
+            a = (start & slot_bits) >> PAGE_SHIFT  # the first page's slot
+            b = a + ((v.end - start) >> PAGE_SHIFT) - 1  # the last page's slot, if in the leaf of key
+            if b < mask or (b == mask and a):  # inside one leaf (not all of it)
                 if key != leaf_key:
                     leaf.present = leaf.full = acc
                     leaf.count = acc.bit_count()
@@ -167,11 +174,10 @@ class XArrayBulk(XArrayWriter):
                     elif keys[1] == key >> chunk_shift:  # a new leaf of the open level-1 node
                         leaf = open_leaf(key)
                     else:
-                        leaf = descend(0, first)
+                        leaf = descend(0, start >> PAGE_SHIFT)
                     leaf_key = key
                     slots = leaf.slots
                     acc = leaf.present
-                a = first & mask
                 if a == b:
                     slots[a] = v
                     acc |= 1 << a
@@ -184,9 +190,10 @@ class XArrayBulk(XArrayWriter):
                 continue
             # a head (pages first .. the end of the leaf of key) unless first starts a leaf,
             # the whole leaves [lo, hi) as units of level 1 and up, a tail unless end ends one
+            first = start >> PAGE_SHIFT
+            end = v.end >> PAGE_SHIFT
             last_key = (end - 1) >> chunk_shift
-            a = first & mask
-            if a:
+            if a:  # (first & mask)
                 if key != leaf_key:
                     leaf.present = leaf.full = acc
                     leaf.count = acc.bit_count()

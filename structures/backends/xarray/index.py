@@ -126,6 +126,7 @@ from structures.backends.xarray.node import (
     XASibling,
     blocks_of,
     dump,
+    own_marks,
     tree_stats,
 )
 from structures.backends.xarray.scan import collect, find_entry, find_prev_entry, gap_search, load, mark_of, marked
@@ -436,9 +437,9 @@ class XArrayIndex(XArrayBulk, VMAIndex):
                     node = self._node_for_block(index, order)
                     bit = 1 << ((index >> node.shift) & self._mask)
                     if on:
-                        node.marks[mark] |= bit
-                    else:
-                        node.marks[mark] &= ~bit
+                        own_marks(node)[mark] |= bit  # (NO_MARKS: the node's own list first)
+                    elif node.marks[mark] & bit:
+                        own_marks(node)[mark] &= ~bit
                     self._fix_up(node)
             finally:
                 self._seqcount.end()

@@ -57,7 +57,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from structures.backends.xarray.node import SIBLINGS, XA_MAX_MARKS, XANode
+from structures.backends.xarray.node import NO_MARKS, SIBLINGS, XA_MAX_MARKS, XANode, own_marks
 from structures.vma import VMA, InvariantError
 
 __all__ = ["SLOT_RUNS", "XArrayWriter", "slot_runs"]
@@ -115,6 +115,7 @@ class XArrayWriter:
             for m in range(XA_MAX_MARKS):
                 want = bit if node_marks[m] else 0
                 if parent_marks[m] & bit != want:
+                    parent_marks = own_marks(parent)  # (NO_MARKS: its own list first)
                     parent_marks[m] ^= bit
                     changed = True
             if not changed:
@@ -143,8 +144,8 @@ class XArrayWriter:
             new.present = 1
             new.full = 1 if root.full == self._all_slots else 0
             marks = root.marks
-            for m in range(XA_MAX_MARKS):
-                new.marks[m] = 1 if marks[m] else 0
+            if marks[0] | marks[1] | marks[2]:
+                new.marks = [1 if marks[m] else 0 for m in range(XA_MAX_MARKS)]
             root.parent = new
             root.offset = 0
             self._root = new  # publish: one reference store
@@ -297,7 +298,7 @@ class XArrayWriter:
             node.present &= keep
             node.full &= keep
             marks = node.marks
-            if marks[0] | marks[1] | marks[2]:
+            if type(marks) is list and marks[0] | marks[1] | marks[2]:
                 for m in range(XA_MAX_MARKS):
                     marks[m] &= keep
         while True:
@@ -314,13 +315,13 @@ class XArrayWriter:
                 parent.present &= keep
                 parent.full &= keep
                 self._nodes_freed += 1
-                if marks[0] | marks[1] | marks[2]:
+                if type(marks) is list and marks[0] | marks[1] | marks[2]:
                     for m in range(XA_MAX_MARKS):
                         marks[m] &= keep
             else:
                 changed = parent.full & bit
                 parent.full &= keep  # node lost pages: not wholly mapped
-                if marks[0] | marks[1] | marks[2]:
+                if type(marks) is list and marks[0] | marks[1] | marks[2]:
                     node_marks = node.marks
                     for m in range(XA_MAX_MARKS):
                         if marks[m] & bit and not node_marks[m]:
@@ -411,7 +412,7 @@ class XArrayWriter:
             node.present &= keep
             node.full &= keep
             marks = node.marks
-            if marks[0] | marks[1] | marks[2]:
+            if type(marks) is list and marks[0] | marks[1] | marks[2]:
                 for m in range(XA_MAX_MARKS):
                     marks[m] &= keep
 
@@ -431,7 +432,7 @@ class XArrayWriter:
             child.present &= run
             child.full &= run
             child_marks = child.marks
-            if child_marks[0] | child_marks[1] | child_marks[2]:
+            if type(child_marks) is list and child_marks[0] | child_marks[1] | child_marks[2]:
                 for m in range(XA_MAX_MARKS):
                     child_marks[m] &= run
         keep = ~(1 << off)
@@ -443,10 +444,10 @@ class XArrayWriter:
             node.count -= 1
             node.present &= keep
             self._nodes_freed += 1
-            if marks[0] | marks[1] | marks[2]:
+            if type(marks) is list and marks[0] | marks[1] | marks[2]:
                 for m in range(XA_MAX_MARKS):
                     marks[m] &= keep
-        elif marks[0] | marks[1] | marks[2]:
+        elif type(marks) is list and marks[0] | marks[1] | marks[2]:
             child_marks = child.marks
             for m in range(XA_MAX_MARKS):
                 if not child_marks[m]:
@@ -486,7 +487,8 @@ class XArrayWriter:
             node.count = old.count
             node.present = old.present
             node.full = old.full
-            node.marks = old.marks.copy()
+            marks = old.marks
+            node.marks = list(marks) if marks[0] | marks[1] | marks[2] else NO_MARKS
             node.dead = False
             slots = node.slots = old.slots.copy()
             copied += 1
