@@ -41,7 +41,7 @@ ORDER = (
     "fast", "lookup", "fanout", "insert", "fork", "overlap", "gap", "trace", "rangelock", "io", "threaded",
     "threaded-repeat", "threaded-index", "threaded-sweep-8-16", "threaded-sweep-128-16", "threaded-sweep-32-64",
     "wis", "ft-lookup", "ft-insert", "ft-rangelock", "ft-io", "ft-threaded", "ft-threaded-repeat",
-    "ft-threaded-index", "ft-wis",
+    "ft-threaded-index", "ft-wis", "ft-wis-repeat",
 )  # fmt: skip
 BASELINE = {"rangelock": "rwsem", "ft-rangelock": "rwsem"}
 
