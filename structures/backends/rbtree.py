@@ -15,7 +15,8 @@ the ``propagate``/``copy``/``rotate`` callbacks of ``_VMAAugment``::
                       (interval tree ITSUBTREE)
 
 ``gap(n)`` depends on ``n.prev``, so inserting or erasing a VMA also changes
-its successor's own gap: both writers re-propagate from the successor.  The
+its successor's own gap: both writers set it before the core's link or erase,
+whose propagation is sure to reach the successor (see ``insert``).  The
 free run after the last VMA, ``[tree.last.end, TASK_SIZE)``, is no node's gap;
 ``find_gap`` checks it separately, like the kernel's ``highest_vm_end``.
 
@@ -39,12 +40,13 @@ first (last) VMA nearest ``low`` (``high``), not at the root.
 
 Writes: ``insert`` is one descent that finds both the link position and the
 in-order neighbours (the overlap check needs only those two), then the core's
-link + fixup; the successor is an ancestor of the new node, its gap shrinks and
-is propagated from there.  ``remove`` is one descent to the node, then the
-core's erase.  ``bulk_load`` builds a balanced tree straight from the sorted
-VMAs (mid-point roots, the deepest level red when it is not full); ``dup``
-copies the tree's exact shape, colours and augmented values pre-order, laying
-the thread in order as it goes.  Neither rotates nor recomputes anything.
+link + fixup; the successor's gap shrinks, and is set before the link so that
+the core's one propagation covers it.  ``remove`` is one descent to the node,
+then the core's erase, with the successor's grown gap set before it
+likewise.  ``bulk_load`` builds a balanced tree straight from the sorted VMAs
+(mid-point roots, the deepest level red when it is not full); ``dup`` copies
+the tree's exact shape, colours and augmented values pre-order, laying the
+thread in order as it goes.  Neither rotates nor recomputes anything.
 ``write_stats``: one node allocated per insert, freed per remove; rebalances =
 rotations (the core's ``rotate`` callback).
 
@@ -307,11 +309,16 @@ class RBTreeIndex(VMAIndex):
             if above is not None and above.start < end:
                 raise OverlapError(f"{vma!r} overlaps stored {above.vma!r}", existing=above.vma)
             node = VMANode(vma, start - below.end if below is not None else start)
+            if above is not None:
+                # The successor's gap now starts at our end.  Set before the link, so that
+                # the core's one propagation, from parent up, recomputes it as well: it
+                # cannot stop below the successor, an ancestor of node, since node is the
+                # rightmost VMA of every subtree in between and their subtree_last grows.
+                # One walk instead of two; with _erase's twin, 24.2k -> 21.9k instructions
+                # per op (callgrind, random build + teardown of 10k VMAs).
+                above.gap = above.start - end
             tree.insert(node, parent, left)
             self._nodes_allocated += 1
-            if above is not None:  # the successor (an ancestor of node): its gap now starts at our end
-                above.gap = above.start - end
-                self._augment.propagate(above, None)
             self.seqnum.value += 1  # _commit() is a no-op here: nothing to publish
         finally:
             mutex.release()
@@ -344,12 +351,21 @@ class RBTreeIndex(VMAIndex):
             mutex.release()
 
     def _erase(self, node: VMANode) -> None:
-        prv, nxt = node.prev, node.next
+        nxt = node.next
+        if nxt is not None:
+            # The successor's gap now reaches back to node's predecessor.  Set before the
+            # erase, whose propagation then recomputes it (see insert): with two children
+            # nxt takes node's place and the walk starts there; else nxt is an ancestor,
+            # and the walk from node's parent cannot stop below it (node was the rightmost
+            # VMA of every subtree in between: their subtree_last shrinks); or nxt is
+            # node's only child, a red leaf spliced in below the walk: its subtree_gap is
+            # its gap.
+            prv = node.prev
+            nxt.gap = nxt.start - (prv.end if prv is not None else 0)
+            if nxt is node.right and node.left is None:
+                nxt.subtree_gap = nxt.gap
         self._tree.erase(node)
         self._nodes_freed += 1
-        if nxt is not None:  # the successor's gap now reaches back to prv
-            nxt.gap = nxt.start - (prv.end if prv is not None else 0)
-            self._augment.propagate(nxt, None)
 
     def _insert(self, vma: VMA) -> None:
         tree = self._tree
@@ -361,16 +377,19 @@ class RBTreeIndex(VMAIndex):
             parent = cur
             left = start < cur.start
             cur = cur.left if left else cur.right
-        # Leaf values before linking: the neighbour below is known from the
-        # descent (parent, or parent.prev when we hang left of it).
-        below = parent if not left else (parent.prev if parent is not None else None)
+        # Leaf values before linking: the neighbours are known from the descent
+        # (parent, and parent.prev or parent.next on the side we hang).
+        if parent is None:
+            below = above = None
+        elif left:
+            below, above = parent.prev, parent
+        else:
+            below, above = parent, parent.next
         node = VMANode(vma, start - below.end if below is not None else start)
+        if above is not None:  # the successor's gap now starts at our end (see insert)
+            above.gap = above.start - vma.end
         tree.insert(node, parent, left)
         self._nodes_allocated += 1
-        nxt = node.next
-        if nxt is not None:  # the successor's gap now starts at our end
-            nxt.gap = nxt.start - node.end
-            self._augment.propagate(nxt, None)
 
     def _remove(self, vma: VMA) -> None:
         node = self._find_node(vma.start)
