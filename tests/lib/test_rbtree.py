@@ -9,8 +9,10 @@ the ``list`` oracle for every window, ``check()`` naming the broken node,
 
 from __future__ import annotations
 
+import gc
 import math
 import random
+import weakref
 from typing import Any
 
 import pytest
@@ -184,6 +186,48 @@ def test_insert_misuse_is_refused() -> None:
     kt = run_ops([("i", 1)])
     with pytest.raises(ValueError):
         kt.t.insert(KNode(0), None, True)
+
+
+class WeakNode(RBNode):
+    __slots__ = ("__weakref__", "key")
+
+
+def _weak_tree(keys: list[int]) -> tuple[RBTree, list[weakref.ref[WeakNode]]]:
+    t = RBTree()
+    refs = []
+    for key in keys:
+        parent, left, cur = None, False, t.root
+        while cur is not None:
+            parent = cur
+            left = key < cur.key
+            cur = cur.left if left else cur.right
+        node = WeakNode()
+        node.key = key
+        t.insert(node, parent, left)
+        refs.append(weakref.ref(node))
+    return t, refs
+
+
+def test_dropped_or_cleared_tree_frees_its_nodes_without_the_gc() -> None:
+    """The links are reference cycles: clear() and dropping the tree unlink every node,
+    so reference counting frees them at once, with the cyclic GC switched off."""
+    keys = [(i * 37) % 211 for i in range(211)]
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        t, refs = _weak_tree(keys)
+        assert all(r() is not None for r in refs)
+        del t
+        assert all(r() is None for r in refs)
+        t, refs = _weak_tree(keys)
+        t.clear()
+        assert all(r() is None for r in refs)
+        assert (t.root, t.first, t.last, len(t), list(t)) == (None, None, None, 0, [])
+        t.insert(WeakNode(), None, True)  # an empty tree again, as good as new
+        t.check()
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 # ----------------------------------------------------------------------
