@@ -388,3 +388,39 @@ def test_probe_and_stats(n: int) -> None:
     rb.clear()
     assert rb.stats()["height"] == 0 and len(rb) == 0
     rb.check()
+
+
+def _shape(idx: Any) -> list[tuple[Any, ...]]:
+    """Every node of the backend's tree, in order, with what dup must copy exactly."""
+
+    def key(n: Any) -> int | None:
+        return n.start if n is not None else None
+
+    return [
+        (n.vma, n.red, n.gap, n.subtree_gap, n.subtree_last, key(n.parent), key(n.left), key(n.right))
+        for n in idx._tree
+    ]
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 7, 100, 600])
+def test_dup_copies_shape_colours_and_augmentations(n: int) -> None:
+    """The in-order walk copy: the same shape, colours and augmented values, node for
+    node, on irregular shapes (random inserts, a third removed), and a child that lives
+    on its own."""
+    rng = random.Random(n)
+    vmas = layout(rng, n + n // 2)
+    rng.shuffle(vmas)
+    rb = filled("rbtree", vmas)
+    for v in vmas[n:]:
+        rb.remove(v)
+    child = rb.dup()
+    child.check()
+    assert _shape(child) == _shape(rb)
+    assert child.write_stats()["rebalances"] == 0
+    assert child._tree.first.prev is None and child._tree.last.next is None
+    assert child._tree.root.parent is None
+    first = child._tree.first.vma
+    child.remove(first)
+    child.check()
+    rb.check()
+    assert first in rb and first not in child
