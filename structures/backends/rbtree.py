@@ -362,17 +362,13 @@ class RBTreeIndex(VMAIndex):
         try:
             tree = self._tree
             cur = tree.root
-            parent = below = above = None
-            left = False
+            below = above = None
             while cur is not None:  # below / above: the in-order neighbours of the new node
-                parent = cur
                 if start < cur.start:
                     above = cur
-                    left = True
                     cur = cur.left
                 else:
                     below = cur
-                    left = False
                     cur = cur.right
             if below is not None and below.end > start:
                 raise OverlapError(f"{vma!r} overlaps stored {below.vma!r}", existing=below.vma)
@@ -381,13 +377,20 @@ class RBTreeIndex(VMAIndex):
             node = VMANode(vma, start - below.end if below is not None else start)
             if above is not None:
                 # The successor's gap now starts at our end.  Set before the link, so that
-                # the core's one propagation, from parent up, recomputes it as well: it
+                # the core's one propagation, from node's parent up, recomputes it too: it
                 # cannot stop below the successor, an ancestor of node, since node is the
                 # rightmost VMA of every subtree in between and their subtree_last grows.
                 # One walk instead of two; with _erase's twin, 24.2k -> 21.9k instructions
                 # per op (callgrind, random build + teardown of 10k VMAs).
                 above.gap = above.start - end
-            tree.insert(node, parent, left)
+            # The new node hangs under the deeper of its two neighbours (the other is an
+            # ancestor of it): under above, on the left, when above has no left child.
+            # Found here rather than tracked at every level of the descent: 19.66k ->
+            # 19.18k instructions per op (callgrind, random build + teardown of 10k VMAs).
+            if above is not None and above.left is None:
+                tree.insert(node, above, True)
+            else:
+                tree.insert(node, below, False)
             self._nodes_allocated += 1
             self.seqnum.value += 1  # _commit() is a no-op here: nothing to publish
         finally:
