@@ -84,6 +84,7 @@ class VMANode(RBNode):
         # directly.  RBNode.__init__ not called and no slot set twice: 0.32 -> 0.22 us
         # per node (all slots here, min of 30 interleaved rounds), then 25.8k -> 25.5k
         # instructions per insert/remove op (insert + remove of 10k VMAs, callgrind).
+        # RBTreeIndex.insert, the hot path, writes this out on a bare node.
         self.vma = vma
         self.start = vma.start
         self.end = vma.end
@@ -95,6 +96,9 @@ class VMANode(RBNode):
 
     def __repr__(self) -> str:
         return f"<{self.describe()} gap={self.gap:#x} subtree_gap={self.subtree_gap:#x}>"
+
+
+_new_node = VMANode.__new__  # a bare node: RBTreeIndex.insert sets its slots itself
 
 
 class _VMAAugment(AugmentCallbacks):
@@ -374,7 +378,14 @@ class RBTreeIndex(VMAIndex):
                 raise OverlapError(f"{vma!r} overlaps stored {below.vma!r}", existing=below.vma)
             if above is not None and above.start < end:
                 raise OverlapError(f"{vma!r} overlaps stored {above.vma!r}", existing=above.vma)
-            node = VMANode(vma, start - below.end if below is not None else start)
+            # VMANode.__init__ written out (no type call, no second frame): 19.18k ->
+            # 18.87k instructions per op (callgrind, random build + teardown of 10k VMAs)
+            node = _new_node(VMANode)
+            node.vma = vma
+            node.start = start
+            node.end = end
+            node.gap = node.subtree_gap = start - below.end if below is not None else start
+            node.subtree_last = end - 1
             if above is not None:
                 # The successor's gap now starts at our end.  Set before the link, so that
                 # the core's one propagation, from node's parent up, recomputes it too: it
