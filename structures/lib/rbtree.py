@@ -49,18 +49,17 @@ API
 subclass for an augmentation), ``RBTree(augment=None)`` with ``insert(node,
 parent, left)``, ``erase(node)``, ``clear()``, ``first``/``last``,
 ``__len__``, ``__iter__`` (in order), ``height()``, ``black_height()`` and
-``check(key=None, verify=None)``.  The core knows none of its instances: the
-``subtree_last`` interval tree is ``structures.lib.interval_tree``, the VMA
-index is ``structures.backends.rbtree``.
+``check(key=None, verify=None)`` (the checks live in ``rbtree_check``).  The
+core knows none of its instances: the ``subtree_last`` interval tree is
+``structures.lib.interval_tree``, the VMA index is ``structures.backends.rbtree``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from itertools import pairwise
 from typing import Any
 
-from structures.vma import InvariantError
+from structures.lib.rbtree_check import check_tree
 
 __all__ = ["AugmentCallbacks", "RBNode", "RBTree"]
 
@@ -609,111 +608,6 @@ class RBTree:
         ``key(node)`` gives the ordering key (in-order must be non-decreasing);
         ``verify(node)`` checks the node's augmented fields from its children
         (called bottom-up, children first) and raises ``InvariantError``.
+        The checks are ``structures.lib.rbtree_check``'s.
         """
-        order = self._check_shape()
-        self._check_colours()
-        self._check_threads(order)
-        if key is not None:
-            self._check_order(order, key)
-        if verify is not None:
-            for node in self._postorder():
-                verify(node)
-
-    def _check_shape(self) -> list[Any]:
-        """Parent links, no cycles, count; returns the in-order node list."""
-        root = self.root
-        if root is not None and root.parent is not None:
-            raise InvariantError(f"rbtree shape: root {root.describe()} has parent {root.parent.describe()}")
-        order: list[Any] = []
-        seen: set[int] = set()
-        stack: list[Any] = []
-        node = root
-        while stack or node is not None:
-            while node is not None:
-                if id(node) in seen:
-                    raise InvariantError(f"rbtree shape: node {node.describe()} reached twice (cycle)")
-                seen.add(id(node))
-                for side in ("left", "right"):
-                    c = getattr(node, side)
-                    if c is not None and c.parent is not node:
-                        raise InvariantError(
-                            f"rbtree shape: node {c.describe()} (the {side} child of {node.describe()}) "
-                            f"has parent {c.parent.describe() if c.parent is not None else None}"
-                        )
-                stack.append(node)
-                node = node.left
-            node = stack.pop()
-            order.append(node)
-            node = node.right
-        if len(order) != self.count:
-            raise InvariantError(f"rbtree shape: {len(order)} nodes reachable but count={self.count}")
-        return order
-
-    def _check_colours(self) -> None:
-        """Black root, no red-red edge, equal black height on every path."""
-        root = self.root
-        if root is None:
-            return
-        if root.red:
-            raise InvariantError(f"rbtree colour: root {root.describe()} is red")
-
-        def black_height(node: Any) -> int:
-            if node is None:
-                return 1
-            if node.red:
-                for c in (node.left, node.right):
-                    if c is not None and c.red:
-                        raise InvariantError(f"rbtree colour: red node {node.describe()} has red child {c.describe()}")
-            lh = black_height(node.left)
-            rh = black_height(node.right)
-            if lh != rh:
-                raise InvariantError(
-                    f"rbtree colour: node {node.describe()}: black height {lh} on the left, {rh} on the right"
-                )
-            return lh + (not node.red)
-
-        black_height(root)
-
-    def _check_threads(self, order: list[Any]) -> None:
-        """``prev``/``next``/``first``/``last`` equal the in-order walk."""
-        first = order[0] if order else None
-        last = order[-1] if order else None
-        if self.first is not first:
-            raise InvariantError(f"rbtree thread: first is {_name(self.first)}, in-order first is {_name(first)}")
-        if self.last is not last:
-            raise InvariantError(f"rbtree thread: last is {_name(self.last)}, in-order last is {_name(last)}")
-        for i, node in enumerate(order):
-            want_prev = order[i - 1] if i else None
-            want_next = order[i + 1] if i + 1 < len(order) else None
-            if node.prev is not want_prev:
-                raise InvariantError(
-                    f"rbtree thread: node {node.describe()}.prev is {_name(node.prev)}, expected {_name(want_prev)}"
-                )
-            if node.next is not want_next:
-                raise InvariantError(
-                    f"rbtree thread: node {node.describe()}.next is {_name(node.next)}, expected {_name(want_next)}"
-                )
-
-    @staticmethod
-    def _check_order(order: list[Any], key: Callable[[Any], Any]) -> None:
-        for a, b in pairwise(order):
-            if key(b) < key(a):
-                raise InvariantError(f"rbtree order: node {b.describe()} follows {a.describe()} but has a smaller key")
-
-    def _postorder(self) -> list[Any]:
-        out: list[Any] = []
-        stack = [self.root] if self.root is not None else []
-        while stack:
-            node = stack.pop()
-            out.append(node)
-            if node.left is not None:
-                stack.append(node.left)
-            if node.right is not None:
-                stack.append(node.right)
-        out.reverse()  # children before parents
-        return out
-
-
-def _name(node: Any) -> str:
-    return "None" if node is None else node.describe()
-
+        check_tree(self, key, verify)
