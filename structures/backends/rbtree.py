@@ -17,10 +17,9 @@ the ``propagate``/``copy``/``rotate`` callbacks of ``_VMAAugment``::
                        from the right child alone; check() takes the max)
 
 ``gap(n)`` depends on ``n.prev``, so inserting or erasing a VMA also changes
-its successor's own gap: both writers set it before the core's link or erase,
-whose propagation is sure to reach the successor (see ``insert``).  The
-free run after the last VMA, ``[tree.last.end, TASK_SIZE)``, is no node's gap;
-``find_gap`` checks it separately, like the kernel's ``highest_vm_end``.
+its successor's own gap (see Writes).  The free run after the last VMA,
+``[tree.last.end, TASK_SIZE)``, is no node's gap; ``find_gap`` checks it
+separately, like the kernel's ``highest_vm_end``.
 
 Layout
 ------
@@ -42,13 +41,12 @@ first (last) VMA nearest ``low`` (``high``), not at the root.
 
 Writes: ``insert`` is one descent that finds both the link position and the
 in-order neighbours (the overlap check needs only those two), then the core's
-link + fixup; the successor's gap shrinks, and is set before the link so that
-the core's one propagation covers it.  ``remove`` is one descent to the node,
-then the core's erase, with the successor's grown gap set before it
-likewise.  ``bulk_load`` builds a balanced tree straight from the sorted VMAs
-(mid-point roots, the deepest level red when it is not full); ``dup`` copies
-the tree's exact shape, colours and augmented values in one in-order walk of
-both trees, laying the thread as it goes.  Neither rotates nor recomputes anything.
+link + fixup; ``remove`` one descent to the node, then the core's erase.  Both
+set the successor's new gap first, so that the core's one propagation, which
+is sure to reach the successor, covers it.  ``bulk_load`` builds a balanced
+tree straight from the sorted VMAs (mid-point roots, the deepest level red when
+it is not full); ``dup`` copies the exact shape, colours and augmented values
+in one in-order walk of both trees.  Neither rotates nor recomputes anything.
 ``write_stats``: one node allocated per insert, freed per remove; rebalances =
 rotations (the core's ``rotate`` callback).
 
@@ -116,9 +114,8 @@ class _VMAAugment(AugmentCallbacks):
                 g = c.subtree_gap
             c = node.right
             if c is not None:
-                # subtree_last: the rightmost VMA's, the right child's if any (module
-                # docstring), not a max of three, here and in rotate: 21.85k -> 19.66k
-                # instructions per op (callgrind, random build + teardown of 10k VMAs)
+                # subtree_last: the right child's (the rightmost VMA's), not a max of three,
+                # here and in rotate: 21.85k -> 19.66k instructions per op (callgrind)
                 if c.subtree_gap > g:
                     g = c.subtree_gap
                 m = c.subtree_last
@@ -167,60 +164,41 @@ def _compute(node: Any) -> tuple[int, int]:
 
 
 def _copy_tree(root: VMANode) -> tuple[VMANode, VMANode, VMANode]:
-    """Copy the tree under ``root`` node by node: ``(root, first, last)`` of the copy.
-
-    One in-order walk of the source and the copy in step, with neither recursion nor
-    a stack: down a left spine copying every node on it, then thread the node (the
-    copy's in-order thread is laid as the walk goes), then into its right subtree or,
-    with none, up the parent links of both trees to the first ancestor entered from
-    its left.  Each node costs its allocation and twelve slot stores; the recursive
-    copy it replaces, one Python call per node as well: dup of 10k VMAs 54.4M ->
-    51.9M instructions per child (callgrind).  ``head`` is a scratch node standing
-    above the root and before the first node, so that neither is a special case.
-    """
-    new = VMANode.__new__
-    head = new(VMANode)
+    """``(root, first, last)`` of a node-for-node copy of the tree under ``root``: one
+    in-order walk of both trees in step (copy a node, go left; else thread it, go right;
+    else climb both trees to the first ancestor entered from its left), ``head`` above the
+    root and before the first node.  No recursion, no stack: the recursive copy, a Python
+    call per node, took 54.4M instructions per dup of 10k VMAs, this 52.8M (callgrind)."""
+    head = _new_node(VMANode)
     prev = head  # the copy's last node threaded so far
-    n = head  # the copy of o: c's copy hangs under it
-    c = root  # the source node to copy next, as n's left child
+    o, up, left = root, head, True  # copy o as up's left (or right) child
     while True:
-        while c is not None:  # the left spine from c down
-            k = new(VMANode)
-            k.vma = c.vma
-            k.start = c.start
-            k.end = c.end
-            k.gap = c.gap
-            k.subtree_gap = c.subtree_gap
-            k.subtree_last = c.subtree_last
-            k.red = c.red
-            k.parent = n
-            n.left = k
-            o = c
-            n = k
-            c = o.left
+        n = _new_node(VMANode)
+        n.vma = o.vma
+        n.start = o.start
+        n.end = o.end
+        n.gap = o.gap
+        n.subtree_gap = o.subtree_gap
+        n.subtree_last = o.subtree_last
+        n.red = o.red
+        n.parent = up
+        if left:
+            up.left = n
+        else:
+            up.right = n
+        c = o.left
+        if c is not None:
+            o, up, left = c, n, True
+            continue
         n.left = None
-        while True:  # everything left of n is copied and threaded: thread n
+        while True:  # all left of n is copied and threaded: thread n, go right or up
             n.prev = prev
             prev.next = n
             prev = n
             c = o.right
             if c is not None:
-                k = new(VMANode)
-                k.vma = c.vma
-                k.start = c.start
-                k.end = c.end
-                k.gap = c.gap
-                k.subtree_gap = c.subtree_gap
-                k.subtree_last = c.subtree_last
-                k.red = c.red
-                k.parent = n
-                n.right = k
-                o = c
-                n = k
-                c = o.left
-                break  # down k's left spine
+                break
             n.right = None
-            # up to the first ancestor entered from its left: the next node in order
             p = o.parent
             while p is not None and p.right is o:
                 o = p
@@ -235,6 +213,7 @@ def _copy_tree(root: VMANode) -> tuple[VMANode, VMANode, VMANode]:
                 return copy, first, prev
             o = p
             n = n.parent
+        o, up, left = c, n, False
 
 
 class RBTreeIndex(VMAIndex):
@@ -378,8 +357,8 @@ class RBTreeIndex(VMAIndex):
                 raise OverlapError(f"{vma!r} overlaps stored {below.vma!r}", existing=below.vma)
             if above is not None and above.start < end:
                 raise OverlapError(f"{vma!r} overlaps stored {above.vma!r}", existing=above.vma)
-            # VMANode.__init__ written out (no type call, no second frame): 19.18k ->
-            # 18.87k instructions per op (callgrind, random build + teardown of 10k VMAs)
+            # VMANode.__init__ written out (no type call, no second frame): 19.18k -> 18.87k
+            # instructions per op here (callgrind, random build + teardown of 10k VMAs)
             node = _new_node(VMANode)
             node.vma = vma
             node.start = start
@@ -387,17 +366,13 @@ class RBTreeIndex(VMAIndex):
             node.gap = node.subtree_gap = start - below.end if below is not None else start
             node.subtree_last = end - 1
             if above is not None:
-                # The successor's gap now starts at our end.  Set before the link, so that
-                # the core's one propagation, from node's parent up, recomputes it too: it
-                # cannot stop below the successor, an ancestor of node, since node is the
-                # rightmost VMA of every subtree in between and their subtree_last grows.
-                # One walk instead of two; with _erase's twin, 24.2k -> 21.9k instructions
-                # per op (callgrind, random build + teardown of 10k VMAs).
+                # The successor's gap now starts at our end, set before the link: the core's
+                # one propagation from node's parent covers it, never stopping below it (node
+                # is the rightmost VMA of every subtree between: their subtree_last grows).
+                # With _erase's twin, one walk not two: 24.2k -> 21.9k instructions per op.
                 above.gap = above.start - end
-            # The new node hangs under the deeper of its two neighbours (the other is an
-            # ancestor of it): under above, on the left, when above has no left child.
-            # Found here rather than tracked at every level of the descent: 19.66k ->
-            # 19.18k instructions per op (callgrind, random build + teardown of 10k VMAs).
+            # The node hangs under the deeper neighbour (the other is its ancestor): above,
+            # when above has no left child.  Not tracked at every level: 19.66k -> 19.18k.
             if above is not None and above.left is None:
                 tree.insert(node, above, True)
             else:
@@ -437,13 +412,11 @@ class RBTreeIndex(VMAIndex):
     def _erase(self, node: VMANode) -> None:
         nxt = node.next
         if nxt is not None:
-            # The successor's gap now reaches back to node's predecessor.  Set before the
-            # erase, whose propagation then recomputes it (see insert): with two children
-            # nxt takes node's place and the walk starts there; else nxt is an ancestor,
-            # and the walk from node's parent cannot stop below it (node was the rightmost
-            # VMA of every subtree in between: their subtree_last shrinks); or nxt is
-            # node's only child, a red leaf spliced in below the walk: its subtree_gap is
-            # its gap.
+            # The successor's gap now reaches back to node's predecessor, set before the
+            # erase, whose propagation covers it (see insert): nxt takes node's place (two
+            # children: the walk starts there), or is an ancestor the walk cannot stop below
+            # (node was the rightmost VMA between: their subtree_last shrinks), or is node's
+            # only child, a red leaf spliced in below the walk (its subtree_gap: its gap).
             prv = node.prev
             nxt.gap = nxt.start - (prv.end if prv is not None else 0)
             if nxt is node.right and node.left is None:
@@ -461,14 +434,9 @@ class RBTreeIndex(VMAIndex):
             parent = cur
             left = start < cur.start
             cur = cur.left if left else cur.right
-        # Leaf values before linking: the neighbours are known from the descent
-        # (parent, and parent.prev or parent.next on the side we hang).
-        if parent is None:
-            below = above = None
-        elif left:
-            below, above = parent.prev, parent
-        else:
-            below, above = parent, parent.next
+        below = above = None  # the neighbours: parent, and its thread on the side we hang
+        if parent is not None:
+            below, above = (parent.prev, parent) if left else (parent, parent.next)
         node = VMANode(vma, start - below.end if below is not None else start)
         if above is not None:  # the successor's gap now starts at our end (see insert)
             above.gap = above.start - vma.end
@@ -539,8 +507,7 @@ class RBTreeIndex(VMAIndex):
         self._nodes_allocated += n
 
     def _dup(self) -> VMAIndex:
-        """A copy of the tree's exact shape: every node copied with its colour and its
-        augmented values (nothing recomputed, no rotation), see ``_copy_tree``."""
+        """The tree's exact shape, colours and augmented values: ``_copy_tree``."""
         child = self._spawn()
         assert isinstance(child, RBTreeIndex)
         src = self._tree
