@@ -1,4 +1,4 @@
-"""The red-black core's checker: every invariant of ``rbtree.RBTree`` recomputed from scratch.
+"""Every invariant of the red-black core (``rbtree.RBTree``) recomputed from scratch.
 
 Invariant
 ---------
