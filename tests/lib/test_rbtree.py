@@ -424,3 +424,26 @@ def test_dup_copies_shape_colours_and_augmentations(n: int) -> None:
     child.check()
     rb.check()
     assert first in rb and first not in child
+
+
+def test_remove_updates_the_successor_gap_in_every_erase_case() -> None:
+    """remove sets the successor's grown gap before the core's erase, whose propagation
+    must then cover it: with two children (the successor takes node's place), with none
+    or only a left child (the successor is an ancestor), and with only a right child (the
+    successor is that red leaf, spliced in below the walk).  Each case on a fresh copy."""
+    rng = random.Random(5)
+    vmas = layout(rng, 300)
+    rng.shuffle(vmas)
+    rb = filled("rbtree", vmas)
+    seen = set()
+    for node in list(rb._tree):
+        if node.next is None:
+            continue
+        case = ("two" if node.left is not None else "right") if node.right is not None else "ancestor"
+        seen.add(case)
+        child = rb.dup()
+        child.remove(node.vma)
+        child.check()  # gap and subtree_gap of the successor among the rest
+        succ = next(n for n in child._tree if n.start == node.next.start)
+        assert succ.gap == succ.start - (node.prev.end if node.prev is not None else 0)
+    assert seen == {"two", "right", "ancestor"}
