@@ -33,7 +33,7 @@ from __future__ import annotations
 from typing import Any
 
 from structures.backends.maple.gap import leaf_gap_of
-from structures.backends.maple.node import Node, node_min_below
+from structures.backends.maple.node import Node, new_node, node_min_below
 
 __all__ = ["join_across", "join_leaves", "part_sizes", "split_leaf", "spread_internal", "spread_leaves"]
 
@@ -70,8 +70,8 @@ def split_leaf(
     right_slots = slots[cut:]
     boundary = left_pivots[-1]
     return (
-        Node(left_pivots, left_slots),
-        Node(right_pivots, right_slots),
+        new_node(left_pivots, left_slots),
+        new_node(right_pivots, right_slots),
         boundary,
         leaf_gap_of(left_pivots, left_slots, node_min),
         leaf_gap_of(right_pivots, right_slots, boundary + 1),
@@ -91,7 +91,7 @@ def spread_leaves(
         b = a + size  # the leaf takes slots [a, b)
         part_pivots = pivots[a:b]
         part_slots = slots[a:b]
-        leaves.append(Node(part_pivots, part_slots))
+        leaves.append(new_node(part_pivots, part_slots))
         lasts.append(part_pivots[-1])
         gaps.append(leaf_gap_of(part_pivots, part_slots, node_min))
         node_min = part_pivots[-1] + 1
@@ -149,7 +149,7 @@ def join_across(
     else:
         return None
     boundary = a_pivots[-1]
-    child = Node(a_pivots, a_slots)
+    child = new_node(a_pivots, a_slots)
     gap = leaf_gap_of(a_pivots, a_slots, a_min)
     for up in reversed(a_spine):  # A is the last child all the way up: its spine ends at the boundary
         new_pivots = up.pivots.copy()
@@ -158,17 +158,17 @@ def join_across(
         new_slots[-1] = child
         new_gaps = up.gaps.copy()  # type: ignore[union-attr]
         new_gaps[-1] = gap
-        child = Node(new_pivots, new_slots, new_gaps, False)
+        child = new_node(new_pivots, new_slots, new_gaps, False)
         gap = max(new_gaps)
     a_top, a_gap = child, gap
-    child = Node(b_pivots, b_slots)
+    child = new_node(b_pivots, b_slots)
     gap = leaf_gap_of(b_pivots, b_slots, boundary + 1)
     for up in reversed(b_spine):  # B is the first child all the way up: pivots unchanged (shared)
         new_slots = up.slots.copy()
         new_slots[0] = child
         new_gaps = up.gaps.copy()  # type: ignore[union-attr]
         new_gaps[0] = gap
-        child = Node(up.pivots, new_slots, new_gaps, False)
+        child = new_node(up.pivots, new_slots, new_gaps, False)
         gap = max(new_gaps)
     new_pivots = lca.pivots.copy()
     new_pivots[ca] = boundary
@@ -178,7 +178,7 @@ def join_across(
     new_gaps = lca.gaps.copy()  # type: ignore[union-attr]
     new_gaps[ca] = a_gap
     new_gaps[ca + 1] = gap
-    return top, Node(new_pivots, new_slots, new_gaps, False), replaced
+    return top, new_node(new_pivots, new_slots, new_gaps, False), replaced
 
 
 def spread_internal(
@@ -193,7 +193,7 @@ def spread_internal(
     for size in sizes:
         b = a + size
         part_gaps = gaps[a:b]
-        nodes.append(Node(pivots[a:b], slots[a:b], part_gaps, False))
+        nodes.append(new_node(pivots[a:b], slots[a:b], part_gaps, False))
         lasts.append(pivots[b - 1])
         out_gaps.append(max(part_gaps))
         a = b

@@ -43,7 +43,7 @@ Layout
 ------
 ::
 
-    fast path:        parent.slots[i] = Node(copy of leaf + the store)
+    fast path:        parent.slots[i] = new_node(copy of leaf + the store)
                                  ^ the single publishing store
     climbing rebuild:
          level 0: leaves [first, end) of the parent (the store, a sibling to merge
@@ -78,6 +78,7 @@ from structures.backends.maple.node import (
     Node,
     edge_slot,
     grow_gaps,
+    new_node,
     node_gap,
     node_min_below,
     path_min,
@@ -210,7 +211,7 @@ class InPlaceWriter(PathCopyWriter):
             return True
         self._count = self._wcount = self._wcount + 1  # (equal here: see the exact fill)
         self._leaf_copies += 1
-        new = Node(new_pivots, new_slots)
+        new = new_node(new_pivots, new_slots)
         seqcount = self._seqcount
         seqcount.seq += 1  # odd: a write is in progress (see _replace_child)
         if depth:
@@ -296,7 +297,7 @@ class InPlaceWriter(PathCopyWriter):
                 return REMOVED
         self._count = self._wcount = self._wcount - 1  # (equal here: see _insert_at)
         self._leaf_copies += 1
-        new = Node(new_pivots, new_slots)
+        new = new_node(new_pivots, new_slots)
         seqcount = self._seqcount
         seqcount.seq += 1
         if depth:
@@ -360,7 +361,7 @@ class InPlaceWriter(PathCopyWriter):
         new_gaps = parent.gaps.copy()  # type: ignore[union-attr]
         new_gaps[j] = right_gap
         new_gaps.insert(j, left_gap)
-        self._replace_child(parents[:k], idxs[:k], Node(new_pivots, new_children, new_gaps, False), max(new_gaps))
+        self._replace_child(parents[:k], idxs[:k], new_node(new_pivots, new_children, new_gaps, False), max(new_gaps))
         leaf.dead = True
         parent.dead = True
         self._rebalances += 1
@@ -419,7 +420,7 @@ class InPlaceWriter(PathCopyWriter):
             new_pivots = parent.pivots.copy()
             del new_pivots[first]
             new_children = children.copy()
-            new_children[first] = Node(joined_pivots, joined_slots)
+            new_children[first] = new_node(joined_pivots, joined_slots)
             del new_children[first + 1]
             parts = 1
         else:  # a borrow: two leaves, evenly filled (the first one more)
@@ -435,7 +436,7 @@ class InPlaceWriter(PathCopyWriter):
             new_children[first + 1] = right
             parts = 2
         olds = children[first : first + 2]
-        self._replace_child(parents[:k], idxs[:k], Node(new_pivots, new_children, new_gaps, False), max(new_gaps))
+        self._replace_child(parents[:k], idxs[:k], new_node(new_pivots, new_children, new_gaps, False), max(new_gaps))
         olds[0].dead = True
         olds[1].dead = True
         parent.dead = True
@@ -519,7 +520,7 @@ class InPlaceWriter(PathCopyWriter):
             sizes = part_sizes(n, parts, cap, self._leaf_fill_min, edge)
             leaves, lasts, gaps_ = spread_leaves(new_pivots, new_slots, sizes, 0)
             self._nodes_allocated += 2
-            self._publish_levels([], [], Node(lasts, leaves, gaps_, False), [self._root])
+            self._publish_levels([], [], new_node(lasts, leaves, gaps_, False), [self._root])
             self._rebalances += 2  # a split and a height change
             return True
         level = len(parents) - 1
@@ -599,18 +600,18 @@ class InPlaceWriter(PathCopyWriter):
                     sizes = part_sizes(width, 2, cap, fill_min, edge)
                     nodes, nlasts, ngaps = spread_internal(piv_l, slot_l, gap_l, sizes)
                     self._nodes_allocated += 2
-                    new_root = Node(nlasts, nodes, ngaps, False)
+                    new_root = new_node(nlasts, nodes, ngaps, False)
                     self._rebalances += 1
                 elif width == 1:  # one child left: it becomes the root (height - 1)
                     self._rebalances += 1
                     self._publish_levels([], [], slot_l[0], replaced, False)
                     return True
                 else:
-                    new_root = Node(piv_l, slot_l, gap_l, False)
+                    new_root = new_node(piv_l, slot_l, gap_l, False)
                 self._publish_levels([], [], new_root, replaced)
                 return True
             if fill_min <= width <= cap:
-                self._publish_levels(parents[:level], idxs[:level], Node(piv_l, slot_l, gap_l, False), replaced)
+                self._publish_levels(parents[:level], idxs[:level], new_node(piv_l, slot_l, gap_l, False), replaced)
                 return True
             # the parent's new lists break its limits: spread them with a sibling under
             # a new copy of the grandparent (split on overflow, merge / borrow on
