@@ -112,6 +112,39 @@ def test_adjacent_vmas_and_null_merging() -> None:
     assert m.stats()["null_slots"] == 1  # one None covering the whole space
 
 
+@pytest.mark.parametrize("widths", [(4, 4), (6, 5), (16, 10)], ids=["4x4", "6x5", "16x10"])
+def test_remove_moves_a_none_to_the_sibling_instead_of_borrowing(
+    widths: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A remove whose new edge None meets the sibling's edge None, where a merge would
+    overflow, moves the boundary (``_move_null``) in both directions; every step checks
+    against a list, and the space ends as one None."""
+    steps: list[int] = []
+    move = MapleIndex._move_null
+
+    def counted(self: MapleIndex, *args: Any) -> None:
+        steps.append(args[-1])
+        move(self, *args)
+
+    monkeypatch.setattr(MapleIndex, "_move_null", counted)
+    rnd = random.Random(7)
+    m = MapleIndex(leaf_slots=widths[0], internal_slots=widths[1])
+    ref = ListIndex()
+    vs = [_vma(4 * i + rnd.randrange(2), 1 + rnd.randrange(2)) for i in range(60 * widths[0])]
+    for v in rnd.sample(vs, len(vs)):
+        m.insert(v)
+        ref.insert(v)
+    m.check()
+    for v in rnd.sample(vs, len(vs)):
+        m.remove(v)
+        ref.remove(v)
+        m.check()
+        if rnd.random() < 0.2:
+            _compare(m, ref, rnd, 4 * len(vs))
+    assert -1 in steps and 1 in steps
+    assert m.stats()["null_slots"] == 1 and len(m) == 0
+
+
 # ----------------------------------------------------------------------
 # gap search
 # ----------------------------------------------------------------------
