@@ -265,15 +265,21 @@ class InPlaceWriter(PathCopyWriter):
             new_pivots = pivots.copy()
             del new_pivots[first : end - 1]
             del new_slots[first + 1 : end]
+            short = len(new_slots) < self._leaf_fill_min  # (only a leaf that shrank can be underfull)
         else:  # VMAs on both sides: the pivots stay, share the published list (never modified)
             new_pivots = pivots  # as the insert side's exact fill: 30.1k -> 30.0k instructions per op
+            short = False
         new_slots[first] = None
-        if depth:
+        # the None reaches the leaf's first or last slot, or the leaf is underfull: a join with
+        # the neighbouring leaf or a rebalance may be due; the rest (most removes) skip all
+        # the tests below (node_min, read for the gap only when first is 0, is set in there):
+        # 23.88k -> 23.84k instructions, 546.6 -> 543.8 bytecodes per op (callgrind, opcode trace)
+        if depth and (short or not first or end == n):
             node_min = -1 if first else path_min(parents, idxs, depth)  # -1: not needed yet
             # the neighbour's edge None can meet ours only if the removed slot is the edge one
             join_prev = not i and node_min and edge_slot(parents, idxs, depth, -1) is None
             join_next = i == n - 1 and edge_slot(parents, idxs, depth, 1) is None
-            if join_prev or join_next or len(new_slots) < self._leaf_fill_min:
+            if join_prev or join_next or short:
                 if node_min < 0:
                     node_min = path_min(parents, idxs, depth)
                 # the None meets the neighbouring leaf's None, or the leaf is underfull: merge
