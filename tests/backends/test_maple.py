@@ -14,6 +14,7 @@ import pytest
 
 from structures import make_index
 from structures.backends.list import ListIndex
+from structures.backends.maple import store
 from structures.backends.maple.index import MapleIndex
 from structures.backends.maple.node import LAST, Node
 from structures.vma import PAGE_SIZE, TASK_SIZE, VMA, InvariantError
@@ -117,16 +118,16 @@ def test_remove_moves_a_none_to_the_sibling_instead_of_borrowing(
     widths: tuple[int, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A remove whose new edge None meets the sibling's edge None, where a merge would
-    overflow, moves the boundary (``_move_null``) in both directions; every step checks
-    against a list, and the space ends as one None."""
+    overflow, moves the boundary (``reshape.move_null``) in both directions; every step
+    checks against a list, and the space ends as one None."""
     steps: list[int] = []
-    move = MapleIndex._move_null
+    move = store.move_null
 
-    def counted(self: MapleIndex, *args: Any) -> None:
+    def counted(*args: Any) -> Node:
         steps.append(args[-1])
-        move(self, *args)
+        return move(*args)
 
-    monkeypatch.setattr(MapleIndex, "_move_null", counted)
+    monkeypatch.setattr(store, "move_null", counted)
     rnd = random.Random(7)
     m = MapleIndex(leaf_slots=widths[0], internal_slots=widths[1])
     ref = ListIndex()

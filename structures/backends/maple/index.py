@@ -115,7 +115,7 @@ Layout
 Writes: ``insert`` stores the VMA over its ``None`` slot (1 slot becomes up
 to 3); ``remove`` stores ``None`` over its slot and swallows neighbouring
 ``None`` slots (also the neighbouring leaf's edge ``None``: ``_respread_leaf`` /
-``_move_null`` / ``_rebuild``, ``_join_across`` under another parent, or ``_join_nulls`` which
+``_rebuild``, ``_join_across`` under another parent, or ``_join_nulls`` which
 moves a leaf boundary on the general path).  Maple
 overrides ``insert``/``remove`` so one descent serves both the base's
 overlap/presence check and the store (same errors as the base), and

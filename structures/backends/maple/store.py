@@ -12,10 +12,11 @@ read), and the nodes it replaces are marked ``dead`` right after:
   as the root); the new largest gap is then stored upward in place,
   stopping at the first unchanged entry (``mas_update_gap``).  It serves the
   fast path (``_insert_at``/``_remove_at``: one new leaf; their descent and
-  publish are written out inline), its commonest rebuilds written out
-  (``_split_leaf``, ``_respread_leaf``, ``_move_null``: new leaves under a new
-  copy of the parent), a None joining across two parents (``_join_across``: the two
-  leaves' boundary moved, new copies of both spines up to their common
+  publish are written out inline), its two commonest rebuilds written out
+  (``_split_leaf``, ``_respread_leaf``: new leaves under a new copy of the
+  parent; a None join that would borrow moves the two leaves' boundary), a
+  None joining across two parents (``_join_across``: the two leaves'
+  boundary moved, new copies of both spines up to their common
   ancestor, published at the top), the climbing rebuild (``_rebuild``: new
   leaves, then new copies of as many ancestors as the split or merge
   reaches, published at the top) and the subtree mode of the general path
@@ -59,7 +60,7 @@ API
 ---
 ``InPlaceWriter`` (a ``cow.PathCopyWriter``, the fallback; ``MapleIndex``
 supplies the state):
-``_insert_at``, ``_remove_at`` (``REMOVED``), ``_split_leaf``, ``_respread_leaf`` (``_move_null``), ``_rebuild``
+``_insert_at``, ``_remove_at`` (``REMOVED``), ``_split_leaf``, ``_respread_leaf``, ``_rebuild``
 (``_publish_levels``; new nodes from ``reshape``), ``_join_across``,
 ``_replace_child``, ``_publish``.  Write costs:
 ``_leaf_copies`` (one per fast-path write but an exact fill) and the base's counters.
@@ -87,7 +88,9 @@ from structures.backends.maple.node import (
 from structures.backends.maple.reshape import (
     join_across,
     join_leaves,
+    move_null,
     part_sizes,
+    respread_pair,
     split_leaf,
     spread_internal,
     spread_leaves,
@@ -410,51 +413,33 @@ class InPlaceWriter(PathCopyWriter):
             and (slots[0] if step < 0 else slots[-1]) is None
             and (sib.slots[-1] if step < 0 else sib.slots[0]) is None
         ):
-            self._move_null(parents, idxs, depth, pivots, slots, step)
+            # (reshape.move_null) 629 of the 1,894 remove rebalances of a random build + teardown
+            # of 10k VMAs: 24.14k -> 23.88k instructions per op, though the rebalances go 2,092
+            # -> 2,189 (a borrow evens the leaves out); for would-be merges too: 2,443, 24.13k
+            new = move_null(parents, idxs, depth, pivots, slots, step)
+            self._replace_child(parents[:k], idxs[:k], new, max(new.gaps))  # type: ignore[arg-type]
+            children[j].dead = True
+            sib.dead = True
+            parent.dead = True
+            self._rebalances += 1
+            self._nodes_allocated += 3
+            self._nodes_freed += 3
             return True
         if step < 0:
             prev = children[first]
             joined_pivots, joined_slots = join_leaves(prev.pivots, prev.slots, pivots, slots)
-            if first:
-                window_min = parent.pivots[first - 1] + 1
-            else:  # the parent's node_min
-                window_min = 0
-                for m in range(k - 1, -1, -1):
-                    if idxs[m]:
-                        window_min = parents[m].pivots[idxs[m] - 1] + 1
-                        break
+            window_min = parent.pivots[first - 1] + 1 if first else path_min(parents, idxs, k)  # (the parent's)
         else:
             nxt = children[j + 1]
             joined_pivots, joined_slots = join_leaves(pivots, slots, nxt.pivots, nxt.slots)
             window_min = node_min
         total = len(joined_slots)
-        width = len(children)
-        if total <= self.leaf_slots:  # a merge: the parent loses a child
-            if total < self._leaf_fill_min or width - 1 < (self._internal_fill_min if k else 2):
-                return False
-            new_gaps = parent.gaps.copy()  # type: ignore[union-attr]
-            new_gaps[first] = leaf_gap_of(joined_pivots, joined_slots, window_min)
-            del new_gaps[first + 1]
-            new_pivots = parent.pivots.copy()
-            del new_pivots[first]
-            new_children = children.copy()
-            new_children[first] = new_node(joined_pivots, joined_slots)
-            del new_children[first + 1]
-            parts = 1
-        else:  # a borrow: two leaves, evenly filled (the first one more)
-            cut = (total + 1) >> 1
-            left, right, boundary, left_gap, right_gap = split_leaf(joined_pivots, joined_slots, window_min, cut)
-            new_gaps = parent.gaps.copy()  # type: ignore[union-attr]
-            new_gaps[first] = left_gap
-            new_gaps[first + 1] = right_gap
-            new_pivots = parent.pivots.copy()
-            new_pivots[first] = boundary
-            new_children = children.copy()
-            new_children[first] = left
-            new_children[first + 1] = right
-            parts = 2
+        merge = total <= self.leaf_slots  # else a borrow: two leaves, evenly filled
+        if merge and (total < self._leaf_fill_min or len(children) - 1 < (self._internal_fill_min if k else 2)):
+            return False
+        new, parts = respread_pair(parent, first, joined_pivots, joined_slots, window_min, merge)
         olds = children[first : first + 2]
-        self._replace_child(parents[:k], idxs[:k], new_node(new_pivots, new_children, new_gaps, False), max(new_gaps))
+        self._replace_child(parents[:k], idxs[:k], new, max(new.gaps))  # type: ignore[arg-type]
         olds[0].dead = True
         olds[1].dead = True
         parent.dead = True
@@ -462,71 +447,6 @@ class InPlaceWriter(PathCopyWriter):
         self._nodes_allocated += parts + 1
         self._nodes_freed += 3
         return True
-
-    def _move_null(
-        self, parents: list[Node], idxs: list[int], depth: int, pivots: list[int], slots: list[Any], step: int
-    ) -> None:
-        """``_respread_leaf``'s commonest case written out: the leaf below ``parents[depth - 1]``
-        (new lists ``(pivots, slots)``, not underfull) starts (``step`` -1) / ends (+1) with
-        a None that meets the edge None of its sibling under the same parent, which holds
-        more than the minimum and would be borrowed from.  The sibling drops that None
-        and the boundary moves to its VMA: the leaf's None grows over the sibling's (its
-        lists as they are, but for its last pivot when the boundary is above it), and
-        the sibling loses one slot; new copies of both and of the parent, published with
-        one slot store (gaps above in place).  No joined lists, no split, and the leaf's
-        gap is its old one or the grown None: ``leaf_gap_of`` runs only when the dropped
-        None was the sibling's widest.  Random build + teardown of 10k VMAs: 629 of the
-        1,894 remove rebalances (an even borrow before: two gap scans, four slices);
-        24.14k -> 23.88k instructions per op (callgrind), though the teardown's rebalances
-        go 2,092 -> 2,189 (a borrow evens the two leaves out).  Not for a would-be merge:
-        done for those too, 2,443 rebalances and 24.13k."""
-        k = depth - 1
-        parent = parents[k]
-        j = idxs[k]
-        s = j + step
-        children = parent.slots
-        leaf = children[j]
-        sib = children[s]
-        sp = sib.pivots
-        new_pivots = parent.pivots.copy()
-        gaps = parent.gaps.copy()  # type: ignore[union-attr]
-        if step < 0:  # the previous leaf drops its trailing None: the boundary moves down
-            boundary = sp[-2]
-            s_pivots = sp[:-1]
-            s_slots = sib.slots[:-1]
-            new_pivots[s] = boundary
-            grown = pivots[0] - boundary  # the leaf's first None: [boundary + 1, pivots[0]]
-            dropped = sp[-1] - boundary
-        else:  # the next leaf drops its leading None: the boundary moves up
-            boundary = sp[0]
-            s_pivots = sp[1:]
-            s_slots = sib.slots[1:]
-            if pivots is leaf.pivots:  # shared with the published leaf (no None beside the VMA)
-                pivots = pivots.copy()
-            pivots[-1] = boundary
-            new_pivots[j] = boundary
-            grown = boundary - pivots[-2]  # the leaf's last None: [pivots[-2] + 1, boundary]
-            dropped = boundary - parent.pivots[j]
-        if gaps[j] < grown:  # the leaf's other Nones are its old ones or inside the grown one
-            gaps[j] = grown
-        if dropped >= gaps[s]:  # the sibling's widest None may be gone: recount
-            if step > 0:
-                s_min = boundary + 1
-            elif s:
-                s_min = parent.pivots[s - 1] + 1
-            else:
-                s_min = path_min(parents, idxs, k)
-            gaps[s] = leaf_gap_of(s_pivots, s_slots, s_min)
-        new_children = children.copy()
-        new_children[j] = new_node(pivots, slots)
-        new_children[s] = new_node(s_pivots, s_slots)
-        self._replace_child(parents[:k], idxs[:k], new_node(new_pivots, new_children, gaps, False), max(gaps))
-        leaf.dead = True
-        sib.dead = True
-        parent.dead = True
-        self._rebalances += 1
-        self._nodes_allocated += 3
-        self._nodes_freed += 3
 
     def _join_across(
         self,
