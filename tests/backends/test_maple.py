@@ -14,6 +14,7 @@ import pytest
 
 from structures import make_index
 from structures.backends.list import ListIndex
+from structures.backends.maple import store
 from structures.backends.maple.index import MapleIndex
 from structures.backends.maple.node import LAST, Node
 from structures.vma import PAGE_SIZE, TASK_SIZE, VMA, InvariantError
@@ -110,6 +111,39 @@ def test_adjacent_vmas_and_null_merging() -> None:
         m.remove(v)
         m.check()
     assert m.stats()["null_slots"] == 1  # one None covering the whole space
+
+
+@pytest.mark.parametrize("widths", [(4, 4), (6, 5), (16, 10)], ids=["4x4", "6x5", "16x10"])
+def test_remove_moves_a_none_to_the_sibling_instead_of_borrowing(
+    widths: tuple[int, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A remove whose new edge None meets the sibling's edge None, where a merge would
+    overflow, moves the boundary (``reshape.move_null``) in both directions; every step
+    checks against a list, and the space ends as one None."""
+    steps: list[int] = []
+    move = store.move_null
+
+    def counted(*args: Any) -> Node:
+        steps.append(args[-1])
+        return move(*args)
+
+    monkeypatch.setattr(store, "move_null", counted)
+    rnd = random.Random(7)
+    m = MapleIndex(leaf_slots=widths[0], internal_slots=widths[1])
+    ref = ListIndex()
+    vs = [_vma(4 * i + rnd.randrange(2), 1 + rnd.randrange(2)) for i in range(60 * widths[0])]
+    for v in rnd.sample(vs, len(vs)):
+        m.insert(v)
+        ref.insert(v)
+    m.check()
+    for v in rnd.sample(vs, len(vs)):
+        m.remove(v)
+        ref.remove(v)
+        m.check()
+        if rnd.random() < 0.2:
+            _compare(m, ref, rnd, 4 * len(vs))
+    assert -1 in steps and 1 in steps
+    assert m.stats()["null_slots"] == 1 and len(m) == 0
 
 
 # ----------------------------------------------------------------------

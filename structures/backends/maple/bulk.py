@@ -34,7 +34,7 @@ Layout
                   -> internal levels of internal_slots children, gaps = max below, up to one root
 
     copy_tree:    depth first, pre-order (``mas_dup_build``):
-                  node copy = Node(copies of pivots, slots, gaps) with each child
+                  node copy = new_node(copies of pivots, slots, gaps) with each child
                   replaced by its copy
 
 API
@@ -49,7 +49,7 @@ from __future__ import annotations
 from typing import Any
 
 from structures.backends.maple.gap import leaf_gap_of
-from structures.backends.maple.node import LAST, Node, min_fill
+from structures.backends.maple.node import LAST, Node, min_fill, new_node
 from structures.vma import VMA
 
 __all__ = ["build_tree", "chunks", "copy_tree"]
@@ -89,7 +89,7 @@ def build_tree(vmas: list[VMA], leaf_slots: int, internal_slots: int) -> tuple[N
     for a, b in chunks(len(slots), leaf_slots, min_fill(leaf_slots, True)):
         part_pivots = pivots[a:b]
         part_slots = slots[a:b]
-        level.append(Node(part_pivots, part_slots, None, True, 0))
+        level.append(new_node(part_pivots, part_slots, None, True, 0))
         lasts.append(part_pivots[-1])
         gaps.append(leaf_gap_of(part_pivots, part_slots, node_min))
         node_min = part_pivots[-1] + 1
@@ -101,7 +101,7 @@ def build_tree(vmas: list[VMA], leaf_slots: int, internal_slots: int) -> tuple[N
         upper_gaps: list[int] = []
         for a, b in chunks(len(level), internal_slots, internal_min):
             part_gaps = gaps[a:b]
-            upper.append(Node(lasts[a:b], level[a:b], part_gaps, False, 0))
+            upper.append(new_node(lasts[a:b], level[a:b], part_gaps, False, 0))
             upper_lasts.append(lasts[b - 1])
             upper_gaps.append(max(part_gaps))
         made += len(upper)
@@ -118,10 +118,10 @@ def copy_tree(root: Node) -> tuple[Node, int]:
         nonlocal made
         made += 1
         if node.leaf:
-            new = Node(node.pivots.copy(), node.slots.copy(), None, True, 0)
+            new = new_node(node.pivots.copy(), node.slots.copy(), None, True, 0)
             new.nulls = node.nulls  # an immutable tuple, equal for the copy
             return new
-        new = Node(node.pivots.copy(), node.slots.copy(), node.gaps.copy(), False, 0)  # type: ignore[union-attr]
+        new = new_node(node.pivots.copy(), node.slots.copy(), node.gaps.copy(), False, 0)  # type: ignore[union-attr]
         children = new.slots
         for i, child in enumerate(children):
             children[i] = copy(child)

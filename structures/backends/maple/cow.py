@@ -45,7 +45,7 @@ from bisect import bisect_left
 from collections.abc import Callable
 from typing import Any
 
-from structures.backends.maple.node import LAST, Node, leaf_gap, node_gap
+from structures.backends.maple.node import LAST, Node, leaf_gap, new_node, node_gap
 from structures.vma import VMA, InvariantError
 
 __all__ = ["PathCopyWriter", "Path"]
@@ -84,7 +84,9 @@ class PathCopyWriter:
         self._nodes_allocated += 1
         self._nodes_copied += 1
         gaps = node.gaps
-        return Node(node.pivots.copy(), node.slots.copy(), None if gaps is None else gaps.copy(), node.leaf, self._gen)
+        return new_node(
+            node.pivots.copy(), node.slots.copy(), None if gaps is None else gaps.copy(), node.leaf, self._gen
+        )
 
     def _wpath(self, addr: int) -> Path:
         """Descend the version being built to ``addr``, making every node on the path private."""
@@ -238,7 +240,7 @@ class PathCopyWriter:
         root = nodes[0]
         n = len(root.slots)
         if n > (self.leaf_slots if root.leaf else self.internal_slots):
-            new_root = Node([LAST], [root], [0], False, self._gen)
+            new_root = new_node([LAST], [root], [0], False, self._gen)
             self._nodes_allocated += 1
             self._rebalances += 1
             self._redistribute(new_root, 0, 1, 2, 0)  # height + 1
@@ -284,7 +286,7 @@ class PathCopyWriter:
         a = 0
         for q in range(parts):
             b = a + size + (1 if q < extra else 0)  # part q takes slots [a, b)
-            node = Node(pivots[a:b], slots[a:b], None if leaf else child_gaps[a:b], leaf, gen)
+            node = new_node(pivots[a:b], slots[a:b], None if leaf else child_gaps[a:b], leaf, gen)
             new.append(node)
             new_lasts.append(pivots[b - 1])
             new_gaps.append(node_gap(node, node_min))

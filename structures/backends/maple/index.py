@@ -157,7 +157,7 @@ from typing import Any
 from structures.backends.maple.bulk import build_tree, copy_tree
 from structures.backends.maple.check import check_tree
 from structures.backends.maple.gap import gap_top_down, gap_up
-from structures.backends.maple.node import LAST, Node, dump, min_fill, tree_stats
+from structures.backends.maple.node import LAST, Node, dump, min_fill, new_node, tree_stats
 from structures.backends.maple.store import REMOVED, InPlaceWriter
 from structures.base import VMAIndex
 from structures.lib.seqcount import SeqCount
@@ -183,7 +183,7 @@ class MapleIndex(InPlaceWriter, VMAIndex):
         self._leaf_fill_min = min_fill(leaf_slots, True)
         self._internal_fill_min = min_fill(internal_slots, False)
         self._gen = 1  # generation of the unpublished version being built
-        self._root = Node([LAST], [None], None, True, 0)  # published root
+        self._root = new_node([LAST], [None], None, True, 0)  # published root
         self._wroot = self._root  # root of the version being built (== _root between writes)
         self._count = 0  # published
         self._wcount = 0
@@ -480,7 +480,7 @@ class MapleIndex(InPlaceWriter, VMAIndex):
     def _clear(self) -> None:
         old = self._root
         self._replaced.append(old)
-        self._wroot = Node([LAST], [None], None, True, self._gen)
+        self._wroot = new_node([LAST], [None], None, True, self._gen)
         self._wcount = 0
         self._publish()
         stack = [old]  # kill every old node so resumable readers restart

@@ -43,9 +43,10 @@ Layout
 
 API
 ---
-``LAST``; ``Node(pivots, slots, gaps=None, leaf=True, gen=0)`` (a new leaf:
-``Node(pivots, slots)``; ``__slots__``: ``pivots slots gaps leaf dead gen
-nulls``), ``null_slots(leaf)``, ``leaf_gap(leaf, node_min)``, ``node_gap(node, node_min)``, ``min_fill(width, leaf)``,
+``LAST``; ``Node`` (``__slots__``: ``pivots slots gaps leaf dead gen nulls``), made by
+``new_node(pivots, slots, gaps=None, leaf=True, gen=0)`` (a new leaf: ``new_node(pivots,
+slots)``); ``null_slots(leaf)``, ``leaf_gap(leaf, node_min)``, ``node_gap(node, node_min)``,
+``min_fill(width, leaf)``,
 ``tree_stats(root, leaf_slots, internal_slots)``, ``dump(root)``; path helpers
 ``node_min_below``, ``path_min``, ``edge_slot``; ``shrink_gaps``, ``grow_gaps`` (gap entries stored upward).
 """
@@ -64,6 +65,7 @@ __all__ = [
     "edge_slot",
     "leaf_gap",
     "min_fill",
+    "new_node",
     "node_gap",
     "node_min_below",
     "null_slots",
@@ -77,27 +79,46 @@ LAST = TASK_SIZE - 1
 
 
 class Node:
-    """One maple node; ``gaps is None`` and ``leaf`` is True for leaves."""
+    """One maple node; ``gaps is None`` and ``leaf`` is True for leaves.  Made only by
+    ``new_node`` (the class has no ``__init__``: see there)."""
 
     __slots__ = ("dead", "gaps", "gen", "leaf", "nulls", "pivots", "slots")
 
-    def __init__(
-        self, pivots: list[int], slots: list[Any], gaps: list[int] | None = None, leaf: bool = True, gen: int = 0
-    ) -> None:
-        # defaults for a writer's new leaf, ``Node(pivots, slots)``: three constants fewer to
-        # pass on every fast-path write: 24.77k -> 24.62k instructions per op (random build +
-        # teardown of 10k VMAs, callgrind)
-        self.pivots = pivots
-        self.slots = slots
-        self.gaps = gaps
-        self.leaf = leaf
-        self.dead = False
-        self.gen = gen
-        self.nulls: tuple[int, ...] | None = None  # leaf: indices of None slots, filled lazily
+    pivots: list[int]
+    slots: list[Any]
+    gaps: list[int] | None
+    leaf: bool
+    dead: bool
+    gen: int
+    nulls: tuple[int, ...] | None  # leaf: indices of None slots, filled lazily (null_slots)
 
     def __repr__(self) -> str:
         kind = "leaf" if self.leaf else "node"
         return f"<maple {kind} {len(self.slots)} slots max={self.pivots[-1]:#x}{' dead' if self.dead else ''}>"
+
+
+def new_node(
+    pivots: list[int], slots: list[Any], gaps: list[int] | None = None, leaf: bool = True, gen: int = 0
+) -> Node:
+    """A new node (a new leaf: ``new_node(pivots, slots)``), not yet published.
+
+    ``Node`` has no ``__init__``: ``Node()`` then runs only C code (``object``'s new and
+    init), and the fields are stored here, in a plain Python-to-Python call.  A class
+    call with a Python ``__init__`` goes through ``slot_tp_init`` into a second
+    interpreter frame: 200 -> 149 ns per new leaf (timeit, min of 9), ~1.14 per op of a
+    random build + teardown of 10k VMAs: 24.63k -> 24.14k instructions per op there
+    (callgrind; bytecodes 546.8 -> 551.3, the frame is what costs).  The defaults are a writer's new leaf: three
+    constants fewer to pass on every fast-path write (24.77k -> 24.62k instructions per
+    op, callgrind)."""
+    node = Node()
+    node.pivots = pivots
+    node.slots = slots
+    node.gaps = gaps
+    node.leaf = leaf
+    node.dead = False
+    node.gen = gen
+    node.nulls = None
+    return node
 
 
 def min_fill(width: int, leaf: bool) -> int:

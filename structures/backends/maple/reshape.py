@@ -25,7 +25,8 @@ API
 sizes, node_min)``, ``spread_internal(pivots, slots, gaps, sizes)``,
 ``split_leaf(pivots, slots, node_min, cut)``, ``join_leaves(a_pivots, a_slots,
 b_pivots, b_slots)``, ``join_across(parents, idxs, depth, pivots, slots, node_min, step,
-fill_min)``.
+fill_min)``, ``move_null(parents, idxs, depth, pivots, slots, step)``,
+``respread_pair(parent, first, pivots, slots, node_min, merge)``.
 """
 
 from __future__ import annotations
@@ -33,9 +34,18 @@ from __future__ import annotations
 from typing import Any
 
 from structures.backends.maple.gap import leaf_gap_of
-from structures.backends.maple.node import Node, node_min_below
+from structures.backends.maple.node import Node, new_node, node_min_below, path_min
 
-__all__ = ["join_across", "join_leaves", "part_sizes", "split_leaf", "spread_internal", "spread_leaves"]
+__all__ = [
+    "join_across",
+    "join_leaves",
+    "move_null",
+    "part_sizes",
+    "respread_pair",
+    "split_leaf",
+    "spread_internal",
+    "spread_leaves",
+]
 
 
 def part_sizes(total: int, parts: int, cap: int, fill_min: int, edge: int) -> list[int]:
@@ -70,8 +80,8 @@ def split_leaf(
     right_slots = slots[cut:]
     boundary = left_pivots[-1]
     return (
-        Node(left_pivots, left_slots),
-        Node(right_pivots, right_slots),
+        new_node(left_pivots, left_slots),
+        new_node(right_pivots, right_slots),
         boundary,
         leaf_gap_of(left_pivots, left_slots, node_min),
         leaf_gap_of(right_pivots, right_slots, boundary + 1),
@@ -91,7 +101,7 @@ def spread_leaves(
         b = a + size  # the leaf takes slots [a, b)
         part_pivots = pivots[a:b]
         part_slots = slots[a:b]
-        leaves.append(Node(part_pivots, part_slots))
+        leaves.append(new_node(part_pivots, part_slots))
         lasts.append(part_pivots[-1])
         gaps.append(leaf_gap_of(part_pivots, part_slots, node_min))
         node_min = part_pivots[-1] + 1
@@ -149,7 +159,7 @@ def join_across(
     else:
         return None
     boundary = a_pivots[-1]
-    child = Node(a_pivots, a_slots)
+    child = new_node(a_pivots, a_slots)
     gap = leaf_gap_of(a_pivots, a_slots, a_min)
     for up in reversed(a_spine):  # A is the last child all the way up: its spine ends at the boundary
         new_pivots = up.pivots.copy()
@@ -158,17 +168,17 @@ def join_across(
         new_slots[-1] = child
         new_gaps = up.gaps.copy()  # type: ignore[union-attr]
         new_gaps[-1] = gap
-        child = Node(new_pivots, new_slots, new_gaps, False)
+        child = new_node(new_pivots, new_slots, new_gaps, False)
         gap = max(new_gaps)
     a_top, a_gap = child, gap
-    child = Node(b_pivots, b_slots)
+    child = new_node(b_pivots, b_slots)
     gap = leaf_gap_of(b_pivots, b_slots, boundary + 1)
     for up in reversed(b_spine):  # B is the first child all the way up: pivots unchanged (shared)
         new_slots = up.slots.copy()
         new_slots[0] = child
         new_gaps = up.gaps.copy()  # type: ignore[union-attr]
         new_gaps[0] = gap
-        child = Node(up.pivots, new_slots, new_gaps, False)
+        child = new_node(up.pivots, new_slots, new_gaps, False)
         gap = max(new_gaps)
     new_pivots = lca.pivots.copy()
     new_pivots[ca] = boundary
@@ -178,7 +188,86 @@ def join_across(
     new_gaps = lca.gaps.copy()  # type: ignore[union-attr]
     new_gaps[ca] = a_gap
     new_gaps[ca + 1] = gap
-    return top, Node(new_pivots, new_slots, new_gaps, False), replaced
+    return top, new_node(new_pivots, new_slots, new_gaps, False), replaced
+
+
+def respread_pair(
+    parent: Node, first: int, pivots: list[int], slots: list[Any], node_min: int, merge: bool
+) -> tuple[Node, int]:
+    """The new copy of ``parent`` whose leaves ``first`` and ``first + 1`` give way to their
+    joined lists ``(pivots, slots)`` (starting at ``node_min``) as one new leaf (``merge``)
+    or two evenly filled ones (the first one more): (the copy, how many new leaves)."""
+    new_pivots = parent.pivots.copy()
+    new_children = parent.slots.copy()
+    new_gaps = parent.gaps.copy()  # type: ignore[union-attr]
+    if merge:  # the parent loses a child
+        del new_pivots[first]
+        new_children[first] = new_node(pivots, slots)
+        del new_children[first + 1]
+        new_gaps[first] = leaf_gap_of(pivots, slots, node_min)
+        del new_gaps[first + 1]
+        return new_node(new_pivots, new_children, new_gaps, False), 1
+    left, right, boundary, left_gap, right_gap = split_leaf(pivots, slots, node_min, (len(slots) + 1) >> 1)
+    new_pivots[first] = boundary
+    new_children[first] = left
+    new_children[first + 1] = right
+    new_gaps[first] = left_gap
+    new_gaps[first + 1] = right_gap
+    return new_node(new_pivots, new_children, new_gaps, False), 2
+
+
+def move_null(
+    parents: list[Node], idxs: list[int], depth: int, pivots: list[int], slots: list[Any], step: int
+) -> Node:
+    """The new copy of ``parents[depth - 1]`` after its leaf below (new lists ``(pivots,
+    slots)``, not underfull) that starts (``step`` -1) / ends (+1) with a None meeting the
+    edge None of its sibling ``step``, which holds more than the minimum, took that None
+    over: the sibling drops it and the boundary moves to the sibling's edge VMA; the
+    leaf's None grows over the sibling's (its lists as they are, but for its last pivot
+    when the boundary moves up; ``pivots`` is copied first if it is the published leaf's).
+    No joined lists and no split, as an even borrow would make; the leaf's gap is its
+    old one or the grown None, and ``leaf_gap_of`` runs only when the dropped None was
+    the sibling's widest."""
+    k = depth - 1
+    parent = parents[k]
+    j = idxs[k]
+    s = j + step
+    children = parent.slots
+    sib = children[s]
+    sp = sib.pivots
+    new_pivots = parent.pivots.copy()
+    gaps = parent.gaps.copy()  # type: ignore[union-attr]
+    if step < 0:  # the previous leaf drops its trailing None: the boundary moves down
+        boundary = sp[-2]
+        s_pivots = sp[:-1]
+        s_slots = sib.slots[:-1]
+        new_pivots[s] = boundary
+        grown = pivots[0] - boundary  # the leaf's first None: [boundary + 1, pivots[0]]
+        dropped = sp[-1] - boundary
+    else:  # the next leaf drops its leading None: the boundary moves up
+        boundary = sp[0]
+        s_pivots = sp[1:]
+        s_slots = sib.slots[1:]
+        if pivots is children[j].pivots:  # shared with the published leaf (no None beside the VMA)
+            pivots = pivots.copy()
+        pivots[-1] = boundary
+        new_pivots[j] = boundary
+        grown = boundary - pivots[-2]  # the leaf's last None: [pivots[-2] + 1, boundary]
+        dropped = boundary - parent.pivots[j]
+    if gaps[j] < grown:  # the leaf's other Nones are its old ones or inside the grown one
+        gaps[j] = grown
+    if dropped >= gaps[s]:  # the sibling's widest None may be gone: recount
+        if step > 0:
+            s_min = boundary + 1
+        elif s:
+            s_min = parent.pivots[s - 1] + 1
+        else:
+            s_min = path_min(parents, idxs, k)
+        gaps[s] = leaf_gap_of(s_pivots, s_slots, s_min)
+    new_children = children.copy()
+    new_children[j] = new_node(pivots, slots)
+    new_children[s] = new_node(s_pivots, s_slots)
+    return new_node(new_pivots, new_children, gaps, False)
 
 
 def spread_internal(
@@ -193,7 +282,7 @@ def spread_internal(
     for size in sizes:
         b = a + size
         part_gaps = gaps[a:b]
-        nodes.append(Node(pivots[a:b], slots[a:b], part_gaps, False))
+        nodes.append(new_node(pivots[a:b], slots[a:b], part_gaps, False))
         lasts.append(pivots[b - 1])
         out_gaps.append(max(part_gaps))
         a = b
