@@ -602,3 +602,33 @@ def test_bulk_load_equals_ascending_inserts_hypothesis(
 
 def test_bulk_load_of_a_process_layout_equals_ascending_inserts() -> None:
     _bulk_equals_inserts(list(synthetic_layout(2000, 1).vmas), 6)
+
+
+@pytest.mark.parametrize("chunk_shift", [2, 6])
+def test_iteration_and_batches_through_packed_leaves(chunk_shift: int) -> None:
+    """``collect``'s leaf step (the next VMAs of a leaf read at their offsets): runs of
+    neighbours, a gap inside a leaf, a VMA ending at a leaf's end, one crossing into the
+    next leaf, the top of the address space; every batch size and start address agrees
+    with the list oracle."""
+    leaf = 1 << chunk_shift
+    layout = [(0, 1), (1, 2), (3, 1)]  # neighbours from page 0
+    layout += [(leaf + 1, 1), (leaf + 3, leaf - 3)]  # a gap inside a leaf, an end at its end
+    layout += [(2 * leaf + 1, 1), (2 * leaf + 2, 2 * leaf)]  # one into the leaves after
+    layout += [(5 * leaf + i, 1) for i in range(leaf)]  # a whole leaf of one-page VMAs
+    layout += [(TOP - leaf + 1, leaf - 3), (TOP - 1, 1)]
+    vmas = [pages(first, n) for first, n in layout]
+    idx = XArrayIndex(chunk_shift=chunk_shift)
+    ref = ListIndex()
+    for v in vmas:
+        idx.insert(v)
+        ref.insert(v)
+    assert list(idx) == vmas
+    for n in (1, 2, 3, 5, 64):
+        for v in vmas:
+            for addr in (v.start, v.end - P, v.end):
+                if addr < TASK_SIZE:
+                    assert idx._batch_from(addr, n) == ref._batch_from(addr, n)
+    for v in vmas:
+        for w in vmas:
+            if w.end > v.start:
+                assert idx.overlapping(v.start, w.end) == ref.overlapping(v.start, w.end)
