@@ -577,6 +577,9 @@ TOP = TASK_SIZE // P  # pages in the address space
         # inside it, a whole leaf, a leaf's last page alone, the same near the top (pages
         # above 2**30: the addresses are two-digit ints there)
         [(2, 62), (64, 64), (128, 63), (191, 1), (TOP - 128, 64), (TOP - 61, 60), (TOP - 1, 1)],
+        # whole leaves inside one level-1 node (C = 6), one run there: with a head and a
+        # tail, up to the node's end, from its start, from slot 1 to its end, all of it
+        [(197, 645), (4096 - 323, 323), (8192, 449), (3 * 4096 + 64, 4096 - 64), (4 * 4096, 4096)],
     ],
 )
 def test_bulk_load_equals_ascending_inserts(layout: list[tuple[int, int]], chunk_shift: int) -> None:
