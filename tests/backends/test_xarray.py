@@ -23,6 +23,7 @@ from structures.backends.xarray.node import (
     XANode,
     XASibling,
     blocks_of,
+    new_node,
     nodes_of,
 )
 from structures.backends.xarray.scan import PRESENT, scan_fwd_from
@@ -288,7 +289,7 @@ def test_check_detects_a_block_in_a_node_below_its_own() -> None:
     root = idx._root
     assert root is not None and root.shift == 2 and type(root.slots[1]) is VMA
     v = root.slots[1]
-    leaf = XANode(0, 1, root, 2)
+    leaf = new_node(0, 1, root, 2)
     leaf.slots = [v, *[SIBLINGS[0]] * 3]
     leaf.count, leaf.present, leaf.full = 4, 0b1111, 0b1111
     root.slots[1] = leaf  # same count/present/full bits in the root, same (index, order)
@@ -299,7 +300,7 @@ def test_check_detects_a_block_in_a_node_below_its_own() -> None:
 def test_check_detects_non_minimal_height() -> None:
     idx = build([pages(1, 1), pages(1 << 10, 1)], chunk_shift=2)
     idx.remove(pages(1 << 10, 1))
-    root = XANode(idx._root.shift + 2, 0, None, 2)  # type: ignore[union-attr]
+    root = new_node(idx._root.shift + 2, 0, None, 2)  # type: ignore[union-attr]
     old = idx._root
     assert old is not None
     root.slots[0], root.count, root.present = old, 1, 1

@@ -49,7 +49,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from structures.backends.xarray.node import SIBLINGS, XANode, XASibling
+from structures.backends.xarray.node import SIBLINGS, XANode, XASibling, new_node
 from structures.backends.xarray.store import SLOT_RUNS, XArrayWriter, slot_runs
 from structures.vma import PAGE_SHIFT, VMA
 
@@ -108,7 +108,7 @@ class XArrayBulk(XArrayWriter):
         top = 0  # the root's shift: reaching the last page and every block (from page 0 only)
         while last_page >> (top + chunk_shift) or (not first0 and end0 >> (top + chunk_shift)):
             top += chunk_shift
-        root = XANode(top, 0, None, chunk_shift)
+        root = new_node(top, 0, None, chunk_shift)
         height = top // chunk_shift + 1
         reaches = [lv * chunk_shift + chunk_shift for lv in range(height)]
         path: list[XANode] = [root] * height  # path[L]: the open node of level L
@@ -125,7 +125,7 @@ class XArrayBulk(XArrayWriter):
             node = path[d]
             for lv in range(d - 1, level - 1, -1):
                 a = (page >> reaches[lv]) & mask
-                child = XANode(lv * chunk_shift, a, node, chunk_shift)
+                child = new_node(lv * chunk_shift, a, node, chunk_shift)
                 made.append(child)
                 node.slots[a] = child
                 node.count += 1
@@ -140,7 +140,7 @@ class XArrayBulk(XArrayWriter):
             (``keys[1] == key >> C``): the new leaf made under it without the search."""
             parent = path[1]
             a = key & mask
-            leaf = XANode(0, a, parent, chunk_shift)
+            leaf = new_node(0, a, parent, chunk_shift)
             made.append(leaf)
             parent.slots[a] = leaf
             parent.count += 1
@@ -149,7 +149,7 @@ class XArrayBulk(XArrayWriter):
             keys[0] = key
             return leaf
 
-        leaf = XANode(0, 0, None, chunk_shift)  # the leaf being filled (a stand-in first);
+        leaf = new_node(0, 0, None, chunk_shift)  # the leaf being filled (a stand-in first);
         leaf_key = -1  # its first page >> C
         acc = 0  # its present (= full) bits, kept here while it is filled
         slots = leaf.slots
