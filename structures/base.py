@@ -33,6 +33,7 @@ Layout
       __iter__         ->                      per batch   ->    _batch_from
       bulk_load(vmas)  ->    sorted, no   ->   _mutex      ->    _bulk_load (empty index)
                              overlap, empty
+                             (an index: its to_list snapshot, not checked again)
       dup()            ->                      _mutex      ->    _dup -> a new index
 
 Primitives a backend must supply (abstract)::
