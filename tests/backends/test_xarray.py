@@ -23,6 +23,7 @@ from structures.backends.xarray.node import (
     XANode,
     XASibling,
     blocks_of,
+    new_node,
     nodes_of,
 )
 from structures.backends.xarray.scan import PRESENT, scan_fwd_from
@@ -288,7 +289,7 @@ def test_check_detects_a_block_in_a_node_below_its_own() -> None:
     root = idx._root
     assert root is not None and root.shift == 2 and type(root.slots[1]) is VMA
     v = root.slots[1]
-    leaf = XANode(0, 1, root, 2)
+    leaf = new_node(0, 1, root, 2)
     leaf.slots = [v, *[SIBLINGS[0]] * 3]
     leaf.count, leaf.present, leaf.full = 4, 0b1111, 0b1111
     root.slots[1] = leaf  # same count/present/full bits in the root, same (index, order)
@@ -299,7 +300,7 @@ def test_check_detects_a_block_in_a_node_below_its_own() -> None:
 def test_check_detects_non_minimal_height() -> None:
     idx = build([pages(1, 1), pages(1 << 10, 1)], chunk_shift=2)
     idx.remove(pages(1 << 10, 1))
-    root = XANode(idx._root.shift + 2, 0, None, 2)  # type: ignore[union-attr]
+    root = new_node(idx._root.shift + 2, 0, None, 2)  # type: ignore[union-attr]
     old = idx._root
     assert old is not None
     root.slots[0], root.count, root.present = old, 1, 1
@@ -577,6 +578,9 @@ TOP = TASK_SIZE // P  # pages in the address space
         # inside it, a whole leaf, a leaf's last page alone, the same near the top (pages
         # above 2**30: the addresses are two-digit ints there)
         [(2, 62), (64, 64), (128, 63), (191, 1), (TOP - 128, 64), (TOP - 61, 60), (TOP - 1, 1)],
+        # whole leaves inside one level-1 node (C = 6), one run there: with a head and a
+        # tail, up to the node's end, from its start, from slot 1 to its end, all of it
+        [(197, 645), (4096 - 323, 323), (8192, 449), (3 * 4096 + 64, 4096 - 64), (4 * 4096, 4096)],
     ],
 )
 def test_bulk_load_equals_ascending_inserts(layout: list[tuple[int, int]], chunk_shift: int) -> None:
@@ -602,3 +606,33 @@ def test_bulk_load_equals_ascending_inserts_hypothesis(
 
 def test_bulk_load_of_a_process_layout_equals_ascending_inserts() -> None:
     _bulk_equals_inserts(list(synthetic_layout(2000, 1).vmas), 6)
+
+
+@pytest.mark.parametrize("chunk_shift", [2, 6])
+def test_iteration_and_batches_through_packed_leaves(chunk_shift: int) -> None:
+    """``collect``'s leaf step (the next VMAs of a leaf read at their offsets): runs of
+    neighbours, a gap inside a leaf, a VMA ending at a leaf's end, one crossing into the
+    next leaf, the top of the address space; every batch size and start address agrees
+    with the list oracle."""
+    leaf = 1 << chunk_shift
+    layout = [(0, 1), (1, 2), (3, 1)]  # neighbours from page 0
+    layout += [(leaf + 1, 1), (leaf + 3, leaf - 3)]  # a gap inside a leaf, an end at its end
+    layout += [(2 * leaf + 1, 1), (2 * leaf + 2, 2 * leaf)]  # one into the leaves after
+    layout += [(5 * leaf + i, 1) for i in range(leaf)]  # a whole leaf of one-page VMAs
+    layout += [(TOP - leaf + 1, leaf - 3), (TOP - 1, 1)]
+    vmas = [pages(first, n) for first, n in layout]
+    idx = XArrayIndex(chunk_shift=chunk_shift)
+    ref = ListIndex()
+    for v in vmas:
+        idx.insert(v)
+        ref.insert(v)
+    assert list(idx) == vmas
+    for n in (1, 2, 3, 5, 64):
+        for v in vmas:
+            for addr in (v.start, v.end - P, v.end):
+                if addr < TASK_SIZE:
+                    assert idx._batch_from(addr, n) == ref._batch_from(addr, n)
+    for v in vmas:
+        for w in vmas:
+            if w.end > v.start:
+                assert idx.overlapping(v.start, w.end) == ref.overlapping(v.start, w.end)

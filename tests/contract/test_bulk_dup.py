@@ -129,6 +129,37 @@ def test_bulk_load_then_remove_all(make: Any) -> None:
     idx.check()
 
 
+@pytest.mark.parametrize("source", [None, "list", "xarray"])
+def test_bulk_load_from_an_index(make: Any, source: str | None) -> None:
+    """An index as the source (``fork``'s copy): its one snapshot, unchecked (its
+    invariant), gives the index a list of its VMAs gives; an empty source, an index
+    into itself (empty: nothing; not empty: refused, unchanged)."""
+    rng = random.Random(11)
+    vmas = layout(rng, 300)
+    src = make() if source is None else make_index(source)
+    first = make()
+    first.bulk_load(src)  # an empty source: nothing
+    assert len(first) == 0
+    for x in vmas:
+        src.insert(x)
+    idx = make()
+    seq = idx.mutation_seq
+    idx.bulk_load(src)
+    idx.check()
+    assert idx.mutation_seq == seq + 1
+    ref = make_index("list")
+    ref.bulk_load(vmas)
+    assert_same_answers(idx, ref, rng)
+    with pytest.raises(NotEmptyError):
+        idx.bulk_load(idx)
+    assert idx.to_list() == vmas
+    empty = make()
+    empty.bulk_load(empty)
+    assert len(empty) == 0
+    churn(idx, ref, rng, 60)  # the source is untouched by writes to the copy
+    assert src.to_list() == vmas
+
+
 def test_bulk_load_whole_address_space(make: Any) -> None:
     idx = make()
     vmas = [VMA(0, P), VMA(P, 2 * P), VMA(TASK_SIZE - 2 * P, TASK_SIZE - P), VMA(TASK_SIZE - P, TASK_SIZE)]

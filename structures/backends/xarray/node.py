@@ -45,7 +45,7 @@ Layout
 API
 ---
 ``XA_CHUNK_SHIFT``, ``XA_MARK_0..2``, ``XA_MAX_MARKS``, ``MAX_PAGES``,
-``KERNEL_XA_NODE_BYTES``, ``NO_MARKS``; ``XANode(shift, offset, parent, chunk_shift)``,
+``KERNEL_XA_NODE_BYTES``, ``NO_MARKS``; ``XANode``, ``new_node(shift, offset, parent, chunk_shift)``,
 ``own_marks(node)``,
 ``XASibling(offset)``, ``SIBLINGS`` (the shared one per offset),
 ``sibling_of(offset)``, ``blocks_of(first_page, end_page)``,
@@ -76,6 +76,7 @@ __all__ = [
     "blocks_of",
     "dump",
     "entry_vma",
+    "new_node",
     "nodes_of",
     "own_marks",
     "sibling_of",
@@ -103,21 +104,21 @@ NO_MARKS: tuple[int, ...] = (0,) * XA_MAX_MARKS
 
 
 class XANode:
-    """One radix-tree node (``struct xa_node``); see the module docstring."""
+    """One radix-tree node (``struct xa_node``); see the module docstring.  Made by
+    ``new_node`` (no Python ``__init__``: ``XANode()`` runs only C code)."""
 
     __slots__ = ("count", "dead", "full", "marks", "offset", "parent", "present", "reach", "shift", "slots")
 
-    def __init__(self, shift: int, offset: int, parent: XANode | None, chunk_shift: int) -> None:
-        self.shift = shift
-        self.reach = shift + chunk_shift
-        self.offset = offset
-        self.parent = parent
-        self.count = 0
-        self.present = 0
-        self.full = 0
-        self.marks: list[int] | tuple[int, ...] = NO_MARKS
-        self.dead = False
-        self.slots: list[Any] = [None] * (1 << chunk_shift)
+    shift: int
+    reach: int
+    offset: int
+    parent: XANode | None
+    count: int
+    present: int
+    full: int
+    marks: list[int] | tuple[int, ...]
+    dead: bool
+    slots: list[Any]
 
     def base(self) -> int:
         """First page index this node covers (walks the parent links)."""
@@ -129,6 +130,26 @@ class XANode:
 
     def __repr__(self) -> str:
         return f"<XANode shift={self.shift} base={self.base():#x} count={self.count}>"
+
+
+def new_node(shift: int, offset: int, parent: XANode | None, chunk_shift: int) -> XANode:
+    """An empty node at ``shift`` (``2**chunk_shift`` slots), slot ``offset`` of ``parent``
+    (not linked there: the caller stores it).  A plain function storing the fields of a
+    bare ``XANode()``, not an ``__init__`` run through the class call (a C-level call
+    into a second interpreter frame): bulk_load(parent) 152.3M -> 150.9M, ascending
+    re-insert 428.0M -> 427.5M instructions per 10k build (callgrind, GC off)."""
+    node = XANode()
+    node.shift = shift
+    node.reach = shift + chunk_shift
+    node.offset = offset
+    node.parent = parent
+    node.count = 0
+    node.present = 0
+    node.full = 0
+    node.marks = NO_MARKS
+    node.dead = False
+    node.slots = [None] * (1 << chunk_shift)
+    return node
 
 
 class XASibling:

@@ -271,7 +271,10 @@ def collect(root: XANode | None, start: int, end: int, limit: int, mask: int) ->
     against ``find_entry`` from the root per VMA: ``list(idx)`` of 10k VMAs of
     ``synthetic_layout`` 8.1 -> 5.9 ms (min of 7), 84.8M -> 46.0M instructions (callgrind).
     A VMA that does not end past the page it was found at is torn (``Torn``): the walk
-    always moves forward."""
+    always moves forward.  Inside a leaf the next VMAs are read at their offsets from
+    the leaf's first page (no climb test, no radix step) while the slot holds a VMA:
+    ``list(idx)`` 46.1M -> 42.5M instructions (callgrind, GC off, 10k VMAs; bulk_load
+    of it 170.1M -> 166.2M, ascending re-insert 432.9M -> 428.4M)."""
     out: list[VMA] = []
     node = root
     page = start >> PAGE_SHIFT
@@ -307,6 +310,40 @@ def collect(root: XANode | None, start: int, end: int, limit: int, mask: int) ->
             raise Torn
         if len(out) >= limit or page >= MAX_PAGES:
             return out
+        if not node.shift and not (page ^ last) >> node.reach:
+            # the next VMAs inside this leaf: each one slot load at its offset from the
+            # leaf's first page, while that slot holds a VMA (a block of order < C
+            # starting there: its canonical slot); a free slot, a sibling (torn) or an
+            # end past the leaf goes back to the general step above
+            slots = node.slots
+            base = (last >> node.reach) << node.reach  # the leaf's first page
+            off = page - base
+            while True:
+                x = slots[off]
+                if type(x) is not VMA:
+                    break
+                out.append(x)
+                nxt = (x.end >> PAGE_SHIFT) - base
+                if nxt <= off:
+                    raise Torn
+                off = nxt
+                if off > mask:
+                    break
+            # the leaf's VMAs taken whole, then the ones past end or limit dropped (at
+            # most a leaf's worth read for nothing): the loop above tests neither.
+            # Against both tests per VMA: to_list() 39.8M -> 37.5M, list(idx) 42.5M ->
+            # 41.2M instructions per 10k VMAs (callgrind, GC off)
+            if out[-1].start >= end:
+                while out[-1].start >= end:
+                    out.pop()
+                return out[:limit]
+            if len(out) >= limit:
+                del out[limit:]
+                return out
+            last = page
+            page = base + off
+            if page >= MAX_PAGES:
+                return out
 
 
 def gap_search(root: XANode | None, length: int, low: int, high: int, top_down: bool, mask: int) -> int | None:

@@ -57,7 +57,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from structures.backends.xarray.node import NO_MARKS, SIBLINGS, XA_MAX_MARKS, XANode, own_marks
+from structures.backends.xarray.node import NO_MARKS, SIBLINGS, XA_MAX_MARKS, XANode, new_node, own_marks
 from structures.vma import VMA, InvariantError
 
 __all__ = ["SLOT_RUNS", "XArrayWriter", "slot_runs"]
@@ -133,12 +133,12 @@ class XArrayWriter:
             shift = 0
             while last >> (shift + chunk_shift) or (not first and end >> (shift + chunk_shift)):
                 shift += chunk_shift
-            root = XANode(shift, 0, None, chunk_shift)
+            root = new_node(shift, 0, None, chunk_shift)
             self._nodes_allocated += 1
             self._root = root
             return root
         while last >> root.reach or (not first and end >> root.reach):
-            new = XANode(root.shift + chunk_shift, 0, None, chunk_shift)
+            new = new_node(root.shift + chunk_shift, 0, None, chunk_shift)
             new.slots[0] = root
             new.count = 1
             new.present = 1
@@ -188,7 +188,7 @@ class XArrayWriter:
             a = (first >> shift) & mask
             child = node.slots[a]
             if child is None:  # linked empty, filled below: readers retry (write section)
-                child = XANode(shift - chunk_shift, a, node, chunk_shift)
+                child = new_node(shift - chunk_shift, a, node, chunk_shift)
                 self._nodes_allocated += 1
                 node.slots[a] = child
                 node.count += 1
@@ -362,7 +362,7 @@ class XArrayWriter:
         child = node.slots[off]
         bit = 1 << off
         if child is None:
-            child = XANode(node.shift - self.chunk_shift, off, node, self.chunk_shift)
+            child = new_node(node.shift - self.chunk_shift, off, node, self.chunk_shift)
             self._nodes_allocated += 1
             self._fill_new(child, first, end, vma)
             node.slots[off] = child  # publish the filled child
@@ -474,12 +474,11 @@ class XArrayWriter:
         """A copy of the tree below ``root``, node by node, depth first (``__mt_dup``'s
         way): each node's slots and summaries copied, its children replaced by their
         copies; entries (VMAs, the shared siblings) are immutable and shared."""
-        new_node = XANode.__new__
         copied = 0
 
         def copy(old: XANode, parent: XANode | None) -> XANode:
             nonlocal copied
-            node = new_node(XANode)
+            node = XANode()  # (no __init__: the fields are copied below)
             node.shift = old.shift
             node.reach = old.reach
             node.offset = old.offset
