@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import itertools
 import random
 import sys
@@ -636,3 +637,38 @@ def test_iteration_and_batches_through_packed_leaves(chunk_shift: int) -> None:
         for w in vmas:
             if w.end > v.start:
                 assert idx.overlapping(v.start, w.end) == ref.overlapping(v.start, w.end)
+
+
+def _live_nodes() -> int:
+    return sum(1 for o in gc.get_objects() if type(o) is XANode)
+
+
+@pytest.mark.parametrize("chunk_shift", [1, 2, 6])
+def test_dropped_index_frees_its_nodes_without_the_gc(chunk_shift: int) -> None:
+    """A node's ``parent`` and its parent's slot are a reference cycle: a dropped index
+    unlinks them (``__del__``), so its nodes die at once with the cyclic GC switched
+    off; a dropped ``dup`` child frees its own nodes and leaves the parent whole."""
+    vmas = synthetic_layout(300, 7).vmas
+    was_enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        before = _live_nodes()
+        idx = build(vmas, chunk_shift)
+        made = _live_nodes() - before
+        assert made == idx.stats()["nodes"] > 1
+        child = idx.dup()
+        assert _live_nodes() - before == 2 * made
+        del child
+        assert _live_nodes() - before == made
+        idx.check()
+        assert idx.to_list() == sorted(vmas, key=lambda v: v.start)
+        del idx
+        assert _live_nodes() == before
+        one_leaf = build([pages(1, 1)], chunk_shift)  # the root is the only node: a leaf
+        assert one_leaf.stats()["nodes"] == 1 and _live_nodes() == before + 1
+        del one_leaf
+        assert _live_nodes() == before
+    finally:
+        if was_enabled:
+            gc.enable()

