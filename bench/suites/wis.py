@@ -25,6 +25,18 @@ its test ``ITERATIONS[test]`` times; one *op* is what will-it-scale counts:
   VMA, and ``brk`` serializes anyway.
   Ops: ``brk`` calls.
 
+Threads are bound to CPUs as will-it-scale binds its tasks (``main.c``: task
+``i`` on core ``i mod cores``, ``pthread_attr_setaffinity_np``): thread ``i``
+runs on the ``i mod n``-th of the ``n`` logical CPUs the process may use
+(``os.sched_setaffinity`` at the thread's start; ``--extra affinity=none``
+leaves placement to the scheduler).  Unbound, each ``run()``'s new threads were
+placed by the scheduler, and on this lab's 2-CPU VM both threads of a 2-thread
+cell sometimes shared one CPU for seconds on end (3.13t, page_fault1 under
+``ideal``: 10.4-11.1k faults/s at 1.2-1.3 CPUs busy for the first 1.4 s of a
+process, then 16.6-17.5k at 1.8-1.9; bound, 15.1-18.3k at 1.8-1.9 from the
+start in each of five processes): the bimodal pyperf processes of the earlier
+reference files.
+
 Policies: ``full`` (the ``full`` policy over an ``RWSemaphore``: mmap_sem, as a
 stock kernel), ``range`` (the ``range`` policy over each range lock of
 ``--extra lock``, default ``range,range-list``), ``vma`` (per-VMA locks, an
@@ -39,16 +51,20 @@ each cell's efficiency against it.  Untimed metadata (``MEASURE_LOOPS``
 loops, outside pyperf's timing): lock wait seconds, retries, fallbacks, and for
 ``page_fault1`` the two phases of an iteration, averaged per thread —
 ``fault_phase_us`` (the 64 faults) and ``map_phase_us`` (mmap + munmap with its
-zap).  From one thread's phases ``F`` and ``M`` follows the policies' ceiling
-at ``T`` threads (no more threads than cores): with no shared lock the
-iterations overlap whole, under ``full`` the mutations exclude everything
-and only the faults overlap, so ``ideal / full <= (F + T*M) / (F + M)``.
+zap).  From one thread's phases ``F`` and ``M`` follows what a *perfect*
+``full`` allows at ``T`` threads (no more threads than cores): its mutations
+exclude everything and only the faults overlap, so ``T`` iterations take at
+least ``F + T*M``, against ``F + M`` with no shared lock: ``(F + T*M) / (F +
+M)`` is what ``ideal`` gains over an rwsem that costs nothing.  A real one
+costs more (its writers wait for the readers to drain and wake them again),
+so ``ideal / full`` measures above it (3.13t, threads bound: 1.69x at 2
+threads against ``(F + 2M) / (F + M)`` = 1.47).
 
 Names: ``wis/<test>/threads=<T>/<policy>+<backend>`` (plus ``/lock=<kind>``
 for the range policy over a lock other than ``range``).  Options
 (``--extra``): ``tests`` (default all four), ``policies`` (default
 ``full,range,vma,ideal``), ``lock`` (default ``range,range-list``),
-``page_work`` (default 16).
+``page_work`` (default 16), ``affinity`` (``cores``, the default, or ``none``).
 """
 
 from __future__ import annotations
@@ -91,13 +107,26 @@ EXTRA = {
     "policies": ("strs", "wis: policies among full,range,vma,ideal (default all)"),
     "lock": ("strs", "wis: the range policy's lock kinds (default range,range-list)"),
     "page_work": ("int", "wis: GIL-free page hashes per fault and per zapped page (default 16)"),
+    "affinity": ("str", "wis: 'cores' binds thread i to the (i mod n)-th usable CPU, as will-it-scale; 'none'"),
 }
+AFFINITIES = ("cores", "none")
+
+
+def usable_cpus() -> list[int] | None:
+    """The CPUs this process may run on, in order, or ``None`` where threads cannot be bound."""
+    if not hasattr(os, "sched_setaffinity") or not hasattr(os, "sched_getaffinity"):
+        return None
+    return sorted(os.sched_getaffinity(0))
 
 
 class WisScenario:
     """One address space, ``threads`` threads each running ``test`` in a region of its own."""
 
-    def __init__(self, test: str, policy: str, threads: int, backend: str, page_work: int, lock: str) -> None:
+    def __init__(
+        self, test: str, policy: str, threads: int, backend: str, page_work: int, lock: str, affinity: str = "cores"
+    ) -> None:
+        if affinity not in AFFINITIES:
+            raise ValueError(f"wis: unknown affinity {affinity!r}; known: {', '.join(AFFINITIES)}")
         if test not in TESTS:
             raise ValueError(f"wis: unknown test {test!r}; known: {', '.join(TESTS)}")
         if policy not in POLICIES:
@@ -110,6 +139,8 @@ class WisScenario:
         self.regions = [BASE + i * GIB for i in range(threads)]
         self.initial = self.mm.vmas()
         self.brk0 = self.mm.brk()
+        #: thread i's CPU is cpus[i % len(cpus)] (None: unbound)
+        self.cpus = usable_cpus() if affinity == "cores" else None
         self.ops = 0
         self._done = [0] * threads
         #: base -> [fault seconds, map seconds] of that thread (page_fault1, measure() only)
@@ -154,35 +185,48 @@ class WisScenario:
         mm.brk(top)
         return 2
 
-    def worker(self, tid: int, iterations: int, barrier: threading.Barrier, errors: list[BaseException]) -> None:
+    def worker(self, tid: int, iterations: int, barrier: threading.Barrier, span: list[float],
+               errors: list[BaseException]) -> None:  # fmt: skip
         step = getattr(self, self.test)
         base = self.regions[tid]
         done = 0
         try:
+            cpus = self.cpus
+            if cpus:  # this thread only (pid 0: the calling thread)
+                os.sched_setaffinity(0, (cpus[tid % len(cpus)],))
             barrier.wait()
+            span[2 * tid] = time.perf_counter()
             for _ in range(iterations):
                 done += step(base)
+            span[2 * tid + 1] = time.perf_counter()
         except BaseException as exc:
             errors.append(exc)
+            barrier.abort()  # the others, still waiting at the start, leave with BrokenBarrierError
         self._done[tid] += done  # one list item per thread; summed after the joins
 
     def run(self, iterations: int | None = None) -> float:
-        """Seconds from the common start until every thread ran its iterations."""
+        """Seconds from the first thread's start to the last thread's end, as the threads saw them.
+
+        The workers read the clock themselves, after the barrier that starts them all
+        and after their last iteration: the calling thread's clock would also count its
+        own wake-up, which waits for a CPU when the workers are bound to every CPU: on this
+        lab's 2-CPU VM, 3.13t, page_fault1's 2-thread processes read 15.6-31.1k faults/s
+        (range-list) and 18.4-28.6k (ideal) by the caller's clock, 15.6-19.2k and
+        18.9-19.8k by the threads' own, with 9.1-9.8k for one thread."""
         n = ITERATIONS[self.test] if iterations is None else iterations
         errors: list[BaseException] = []
-        barrier = threading.Barrier(self.threads + 1)
-        ts = [threading.Thread(target=self.worker, args=(i, n, barrier, errors)) for i in range(self.threads)]
+        barrier = threading.Barrier(self.threads)
+        span = [0.0] * (2 * self.threads)  # thread i's start and end: items 2i and 2i + 1
+        args = [(i, n, barrier, span, errors) for i in range(self.threads)]
+        ts = [threading.Thread(target=self.worker, args=a) for a in args]
         for t in ts:
             t.start()
-        barrier.wait()
-        t0 = time.perf_counter()
         for t in ts:
             t.join()
-        elapsed = time.perf_counter() - t0
         if errors:
             raise errors[0]
         self.ops = sum(self._done)  # every run so far
-        return elapsed
+        return max(span[1::2]) - min(span[0::2])
 
     def verify(self) -> None:
         """Every test leaves the address space as it found it: its VMAs, no page, the break back."""
@@ -218,11 +262,11 @@ class WisScenario:
         return {"fault_phase_us": round(fault_s * per, 1), "map_phase_us": round(map_s * per, 1)}
 
 
-def _case(test: str, policy: str, threads: int, backend: str, page_work: int, lock: str) -> Case:
+def _case(test: str, policy: str, threads: int, backend: str, page_work: int, lock: str, affinity: str) -> Case:
     state: dict[str, WisScenario] = {}
 
     def build() -> WisScenario:
-        return WisScenario(test, policy, threads, backend, page_work, lock)
+        return WisScenario(test, policy, threads, backend, page_work, lock, affinity)
 
     def time_func(loops: int) -> float:
         sc = state.get("sc")
@@ -245,7 +289,8 @@ def _case(test: str, policy: str, threads: int, backend: str, page_work: int, lo
     meta = {
         "suite": SUITE, "op": test, "stream": "own-region", "backend": f"{policy}+{backend}", "policy": policy,
         "index": backend, "lock": lock if policy == "range" else "rwsem", "variant": variant, "threads": threads,
-        "page_work": page_work, "ops_per_loop": ops, "cpu_count": cpus, "oversubscribed": int(threads > cpus),
+        "page_work": page_work, "affinity": affinity, "ops_per_loop": ops, "cpu_count": cpus,
+        "oversubscribed": int(threads > cpus),
         "gil": int(getattr(sys, "_is_gil_enabled", lambda: True)()),
     }  # fmt: skip
     name = f"wis/{test}/threads={threads:02d}/{policy}+{backend}{suffix}"
@@ -264,6 +309,9 @@ def cases(opts: SuiteOptions) -> list[Case]:
     page_work = int(opts.extra.get("page_work", PAGE_WORK))
     if page_work < 0:
         raise ValueError(f"wis: page_work={page_work} must not be negative")
+    affinity = str(opts.extra.get("affinity", "cores"))
+    if affinity not in AFFINITIES:
+        raise ValueError(f"wis: unknown affinity {affinity!r}; known: {', '.join(AFFINITIES)}")
     locks = range_lock_kinds(opts, LOCKS, "wis")
     registered = set(available_backends())
     wanted = [b for b in opts.backends if b.split("+")[-1] in registered]
@@ -276,5 +324,5 @@ def cases(opts: SuiteOptions) -> list[Case]:
         for t in threads:
             for policy in policies:
                 for lock in locks if policy == "range" else ("rwsem",):
-                    out.append(_case(test, policy, t, backend, page_work, lock))
+                    out.append(_case(test, policy, t, backend, page_work, lock, affinity))
     return out

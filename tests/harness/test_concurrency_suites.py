@@ -364,6 +364,39 @@ def test_wis_page_fault1_splits_an_iteration_into_its_phases_only_when_asked() -
     sc.verify()
 
 
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="binding threads to CPUs needs sched_setaffinity")
+def test_wis_binds_thread_i_to_cpu_i_mod_n_as_will_it_scale_unless_told_not_to() -> None:
+    from bench.suites.wis import WisScenario
+
+    class Probe(WisScenario):
+        def brk1(self, base: int) -> int:
+            seen[base] = os.sched_getaffinity(0)
+            return super().brk1(base)
+
+    cpus = sorted(os.sched_getaffinity(0))
+    before = os.sched_getaffinity(0)
+    seen: dict[int, set[int]] = {}
+    sc = Probe("brk1", "full", 3, "maple", 1, "rwsem")
+    sc.run(1)
+    assert [seen[b] for b in sc.regions] == [{cpus[i % len(cpus)]} for i in range(3)]
+    assert os.sched_getaffinity(0) == before  # the caller's thread stays unbound
+    seen.clear()
+    free = Probe("brk1", "full", 2, "maple", 1, "rwsem", affinity="none")
+    free.run(1)
+    assert [seen[b] for b in free.regions] == [before, before]
+    sc.verify()
+    free.verify()
+    broken = WisScenario("brk1", "full", 2, "maple", 1, "rwsem")
+    broken.cpus = [cpus[0], 1 << 20]  # thread 1 cannot be bound: thread 0, at the barrier, must not wait forever
+    with pytest.raises((OSError, ValueError)):
+        broken.run(1)
+    assert broken.mm.vmas() == broken.initial and broken.ops == 0
+    with pytest.raises(ValueError, match="unknown affinity 'numa'"):
+        WisScenario("brk1", "full", 2, "maple", 1, "rwsem", affinity="numa")
+    with pytest.raises(ValueError, match="unknown affinity"):
+        load_suite("wis").cases(SuiteOptions(backends=("maple",), sizes=(), extra={"affinity": "numa"}))
+
+
 def test_wis_cases_and_file(tmp_path: Path) -> None:
     opts = SuiteOptions(backends=("list", "maple"), sizes=(), fast=False, threads=(1, 2))
     cs = {c.name: c for c in load_suite("wis").cases(opts)}
@@ -380,3 +413,4 @@ def test_wis_cases_and_file(tmp_path: Path) -> None:
     bench = run_case(tmp_path, "wis", "wis/malloc1/threads=02/range+maple/lock=range-list", backends="maple")
     md = bench.get_metadata()
     assert md["ops_counted"] == 3 * 2 * 8 and md["threads"] == 2  # measure(): 3 loops x 2 threads x 8 mallocs
+    assert md["affinity"] == "cores"
