@@ -57,8 +57,9 @@ exclude everything and only the faults overlap, so ``T`` iterations take at
 least ``F + T*M``, against ``F + M`` with no shared lock: ``(F + T*M) / (F +
 M)`` is what ``ideal`` gains over an rwsem that costs nothing.  A real one
 costs more (its writers wait for the readers to drain and wake them again),
-so ``ideal / full`` measures above it (3.13t, threads bound: 1.69x at 2
-threads against ``(F + 2M) / (F + M)`` = 1.47).
+so ``ideal / full`` measures above it (3.13t, threads bound, 20 processes:
+``full`` at 0.95 of that perfect rwsem, ``ideal`` 1.54x ``full`` at 2 threads
+against ``(F + 2M) / (F + M)`` = 1.47).
 
 Names: ``wis/<test>/threads=<T>/<policy>+<backend>`` (plus ``/lock=<kind>``
 for the range policy over a lock other than ``range``).  Options
