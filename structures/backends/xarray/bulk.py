@@ -42,7 +42,8 @@ API
 ``XArrayBulk`` (mixin under ``XArrayIndex``, above ``store.XArrayWriter``):
 ``_bulk_store(vmas)``, ``_bulk_units(vma, lo, hi, path, keys, descend)`` (the
 runs of level 1 and up, but for whole leaves inside one level-1 node);
-``slot_fill(a, b)`` (one run's slice store, cached in ``SLOT_FILLS``).
+``slot_fill(a, b)`` (one run's slice store, cached in ``SLOT_FILLS``),
+``fill_units(node, a, b, vma)`` (a run of whole units stored in an upper node).
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ from structures.backends.xarray.node import SIBLINGS, XANode, XASibling, new_nod
 from structures.backends.xarray.store import SLOT_RUNS, XArrayWriter, slot_runs
 from structures.vma import PAGE_SHIFT, VMA
 
-__all__ = ["SLOT_FILLS", "XArrayBulk", "slot_fill"]
+__all__ = ["SLOT_FILLS", "XArrayBulk", "fill_units", "slot_fill"]
 
 Fill = tuple[slice, tuple[XASibling | None, ...], tuple[int, ...], int]
 
@@ -76,6 +77,22 @@ def slot_fill(a: int, b: int) -> Fill:
     fill = (slice(a, b + 1), tuple(values), tuple(canonical), ((2 << (b - a)) - 1) << a)
     SLOT_FILLS[a << 8 | b] = fill
     return fill
+
+
+def fill_units(node: XANode, a: int, b: int, vma: VMA) -> None:
+    """Store ``vma`` over slots ``a..b`` of an upper node, whole units each (one slice
+    store, then the canonical slots), and count them as present and full.  One copy for
+    the bulk build's two callers rather than one written out in each: 145.64M -> 145.85M
+    instructions per 10k build (callgrind, GC off)."""
+    slots = node.slots
+    span, values, canonical, bits = SLOT_FILLS[a << 8 | b] or slot_fill(a, b)
+    slots[span] = values
+    for j in canonical:
+        slots[j] = vma
+    node.count += b - a + 1
+    node.present |= bits
+    node.full |= bits
+
 
 class XArrayBulk(XArrayWriter):
     """The bulk build of an empty tree (mutex held, inside a write section)."""
@@ -212,20 +229,11 @@ class XArrayBulk(XArrayWriter):
             if lo < hi:
                 if not (lo ^ (hi - 1)) >> chunk_shift and (lo | hi) & mask:
                     # the whole leaves inside one level-1 node, not all of it (72 % of
-                    # the VMAs with whole leaves): one run there, written out.  Against
+                    # the VMAs with whole leaves): one run there, no pieces.  Against
                     # _bulk_units for them too: 158.4M -> 155.0M instructions per 10k build
                     # (callgrind, GC off)
                     node = path[1] if keys[1] == lo >> chunk_shift else descend(1, lo << chunk_shift)
-                    ua = lo & mask
-                    ub = (hi - 1) & mask
-                    node_slots = node.slots
-                    span, values, canonical, bits = fills[ua << 8 | ub] or slot_fill(ua, ub)
-                    node_slots[span] = values
-                    for j in canonical:
-                        node_slots[j] = v
-                    node.count += ub - ua + 1
-                    node.present |= bits
-                    node.full |= bits
+                    fill_units(node, lo & mask, (hi - 1) & mask, v)
                 else:
                     self._bulk_units(v, lo, hi, path, keys, descend)
                 if not end & mask:
@@ -266,7 +274,6 @@ class XArrayBulk(XArrayWriter):
         chunk_shift = self.chunk_shift
         mask = self._mask
         top = len(path) - 1
-        fills = SLOT_FILLS
         pieces = []
         tails = []
         level = 1
@@ -295,13 +302,4 @@ class XArrayBulk(XArrayWriter):
             pieces += tails
         for level, lo, hi in pieces:
             node = path[level] if keys[level] == lo >> chunk_shift else descend(level, lo << level * chunk_shift)
-            a = lo & mask
-            b = (hi - 1) & mask
-            slots = node.slots
-            span, values, canonical, bits = fills[a << 8 | b] or slot_fill(a, b)
-            slots[span] = values
-            for j in canonical:
-                slots[j] = vma
-            node.count += b - a + 1
-            node.present |= bits
-            node.full |= bits
+            fill_units(node, lo & mask, (hi - 1) & mask, vma)
