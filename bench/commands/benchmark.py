@@ -15,7 +15,7 @@ Layout
 ::
 
     args -> suites x cases(SuiteOptions)          (cheap, deterministic)
-         -> bench.runner.run_plan: for each case
+         -> bench.runner.run_plan: for each case (x --passes, pass after pass)
                             python -m bench.runner --case NAME ... --result tmp
                             merge tmp -> suite -> FILE.tmp -> rename FILE
          -> compare(FILE) -> rich tables that fit the terminal
@@ -27,6 +27,11 @@ with the loop calibration done in the runner's parent process (pyperf's own
 cases that doubles the run on 2 cores); ``--rigorous`` = pyperf's
 ``--rigorous``; neither = pyperf's defaults (20 processes: long).
 ``--processes/--values/--loops/--min-time/--debug-single-value`` override.
+``--passes K`` runs the whole case list K times in turn, each pass with those
+pyperf counts, the runs of every pass added to the same benchmarks (each case
+gets K x ``-p`` worker processes): a slow phase of a shared machine then hits
+every case alike instead of the few that ran during it, which a ratio between
+two cases measured minutes apart would otherwise carry.
 ``--extra KEY=VALUE`` sets a suite option (``SuiteOptions.extra``), typed and
 checked against the ``EXTRA`` declarations of the selected suites
 (``--list-extra`` prints them): a key no selected suite knows is an error.
@@ -168,7 +173,7 @@ def _check_sizes(sizes: Sequence[int]) -> None:
 
 def _check_counts(args: argparse.Namespace) -> None:
     """pyperf's counts, checked here once instead of by every worker (garbled usage text per case)."""
-    for flag, value in (("-p/--processes", args.processes), ("-n/--values", args.values)):
+    for flag, value in (("-p/--processes", args.processes), ("-n/--values", args.values), ("--passes", args.passes)):
         if value is not None and value < 1:
             raise ValueError(f"{flag} {value}: must be a positive integer")
     if args.loops is not None and args.loops < 0:
@@ -263,6 +268,11 @@ def register(subparsers: Any) -> None:
     mode.add_argument("--rigorous", action="store_true", help="pyperf --rigorous")
     p.add_argument("-p", "--processes", type=int, help="pyperf worker processes per case")
     p.add_argument("-n", "--values", type=int, help="pyperf values per process")
+    p.add_argument(
+        "--passes", type=int, default=1, metavar="K",
+        help="run every case K times in turn (pass after pass), adding the runs up: a noisy phase of the "
+        "machine then touches every case alike (default 1)",
+    )  # fmt: skip
     p.add_argument("-l", "--loops", type=int, help="pyperf loops per value (skips calibration)")
     p.add_argument("--min-time", type=float, help="pyperf minimum seconds per value")
     p.add_argument("--debug-single-value", action="store_true", help="pyperf: one process, one value (smoke test)")
@@ -359,18 +369,20 @@ def run(args: argparse.Namespace) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     writer = SuiteWriter(out, append=bool(args.append), metadata=provenance(getattr(args, "argv", [])))
     pyperf_args = _pyperf_args(args)
+    passes = f" x {args.passes} passes" if args.passes > 1 else ""
     console.print(
-        f"vmalab bench: {len(plan)} benchmarks, suites {', '.join(suites)}; backends {', '.join(opts.backends)}; "
-        f"sizes {', '.join(map(str, opts.sizes))} -> {out}",
+        f"vmalab bench: {len(plan)} benchmarks{passes}, suites {', '.join(suites)}; "
+        f"backends {', '.join(opts.backends)}; sizes {', '.join(map(str, opts.sizes))} -> {out}",
         highlight=False,
     )
+    runs = plan * args.passes  # pass after pass: case i of pass 2 runs after every case of pass 1
     started = time.monotonic()
     columns = (
         TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
     )  # fmt: skip
     with Progress(*columns, console=console, transient=False) as progress:
-        task = progress.add_task("starting", total=len(plan))
+        task = progress.add_task("starting", total=len(runs))
 
         def on_case(i: int, case: Case) -> None:
             progress.update(task, description=f"[cyan]{case.name}", completed=i)
@@ -379,17 +391,19 @@ def run(args: argparse.Namespace) -> int:
             progress.console.print(f"[red]failed[/] {case.name}: {tail}", highlight=False)
 
         try:
-            failures = run_plan(plan, opts, writer, pyperf_args, on_case=on_case, on_failure=on_failure)
+            failures = run_plan(runs, opts, writer, pyperf_args, on_case=on_case, on_failure=on_failure)
         except KeyboardInterrupt:
             progress.stop()
             kept = f"{writer.count} finished benchmarks kept in {out}" if writer.count else "nothing finished"
             console.print(f"[yellow]interrupted: {kept}[/]")
             return 130
-        progress.update(task, description="done", completed=len(plan))
+        progress.update(task, description="done", completed=len(runs))
     elapsed = time.monotonic() - started
-    console.print(f"{writer.count} benchmarks in {elapsed:.0f} s -> {out}", highlight=False)
+    done = f"{len(plan)} benchmarks x {args.passes} passes" if args.passes > 1 else f"{writer.count} benchmarks"
+    console.print(f"{done} in {elapsed:.0f} s -> {out}", highlight=False)
     if failures:
-        console.print(f"[red]{len(failures)} failed:[/] {', '.join(failures)}", highlight=False)
+        failed = list(dict.fromkeys(failures))
+        console.print(f"[red]{len(failed)} failed:[/] {', '.join(failed)}", highlight=False)
     if writer.count and not args.no_table:
         print_comparison([out], baseline=args.baseline, times=args.times)
     if writer.count:

@@ -233,3 +233,26 @@ def test_worktree_state_ignores_result_files(tmp_path: Path, monkeypatch: pytest
     assert runner.provenance(["bench"])["vmalab_worktree"] == "clean"
     (tmp_path / "code.py").write_text("x = 2\n")
     assert runner.provenance(["bench"])["vmalab_worktree"] == "modified"
+
+
+def test_passes_run_every_case_in_turn_and_add_the_runs(tmp_path, capsys):
+    """``--passes 2``: the two cases' runs alternate in time (pass after pass), all in one benchmark each."""
+    out = tmp_path / "r.json"
+    args = ["bench", "--suite", "gap", "--size", "100", "--backend", "list,sortedcontainers", "--filter", "*bottom-up*"]
+    args += ["--debug-single-value", "--no-table", "--no-report", "-o", str(out)]
+    assert main([*args, "--passes", "2"]) == 0
+    suite = pyperf.BenchmarkSuite.load(str(out))
+    names = suite.get_benchmark_names()
+    assert len(names) == 2  # the same two benchmarks, not four
+    dates = {name: [run.get_metadata()["date"] for run in suite.get_benchmark(name).get_runs()] for name in names}
+    first, second = (sorted(dates[n]) for n in names)
+    assert len(first) == len(second) == 2  # one run (--debug-single-value) per pass
+    # pass after pass: case 1 of pass 2 started after case 2 of pass 1 ended
+    assert first[0] < second[0] < first[1] < second[1]
+    assert "2 benchmarks x 2 passes" in capsys.readouterr().err
+
+
+def test_zero_passes_are_refused_and_nothing_is_written(tmp_path):
+    out = tmp_path / "r.json"
+    assert main(["bench", "--suite", "gap", "--size", "100", "--backend", "list", "--passes", "0", "-o", str(out)]) == 2
+    assert not out.exists() and not list(tmp_path.iterdir())
