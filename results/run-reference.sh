@@ -4,7 +4,9 @@
 # Run from the repository root after `make test` (which creates .venv), on a quiet machine, from a
 # clean commit: every benchmark records that commit (vmalab_commit) and this command line.
 # About 90 minutes on the 2-core reference machine: the pyperf process counts below (rather than
-# pyperf's default 20 processes) are what fitted the time.  Give file stems to re-make only those:
+# pyperf's default 20 processes) are what fitted the time.  The concurrency and write files run in
+# passes (--passes K: every case K times in turn, K x -p processes each), so that a slow phase of the
+# shared VM touches all their cells alike rather than the few that ran during it.  Give file stems to re-make only those:
 #   bash results/run-reference.sh fast overlap
 set -euo pipefail
 V=.venv/bin/vmalab
@@ -17,8 +19,8 @@ want() { [ "$ONLY" = "  " ] || [[ "$ONLY" == *" $1 "* ]]; }
 
 want fast     && $V bench --fast -o $OUT/fast.json $W     # the README's main job, for the record
 want lookup   && $V bench --suite lookup   --backend $ALL --size 1k,10k,65530 -p 6 -n 3 -o $OUT/lookup.json  $W
-want insert   && $V bench --suite insert   --backend $ALL --size 1k,10k        -p 4 -n 3 -o $OUT/insert.json  $W
-want fork     && $V bench --suite fork     --backend $ALL --size 1k,10k,65530 -p 4 -n 3 -o $OUT/fork.json    $W
+want insert   && $V bench --suite insert   --backend $ALL --size 1k,10k        -p 2 -n 3 --passes 2 -o $OUT/insert.json  $W
+want fork     && $V bench --suite fork     --backend $ALL --size 1k,10k,65530 -p 2 -n 3 --passes 2 -o $OUT/fork.json    $W
 want gap      && $V bench --suite gap      --backend $ALL --size 1k,10k,65530 -p 4 -n 3 -o $OUT/gap.json     $W
 want io       && $V bench --suite io       --threads 1,2,4,8,16 --extra lock=rwsem,range,range-list,ideal \
                                                                -p 10 -n 3 -o $OUT/io.json      $W
@@ -29,7 +31,7 @@ want threaded && $V bench --suite threaded --backend maple,rbtree,xarray,list --
 want threaded-repeat && $V bench --suite threaded --backend maple --threads 1,2,4 --filter 'threaded/mm/*' \
                                  --extra lock=range,range-list -p 6 -n 3 -o $OUT/threaded-repeat.json $W
 # will-it-scale's page_fault1 / mmap1 / malloc1 / brk1, policies x range locks x threads
-want wis      && $V bench --suite wis --backend maple --threads 1,2,4  -p 4 -n 3 -o $OUT/wis.json $W
+want wis      && $V bench --suite wis --backend maple --threads 1,2,4  -p 2 -n 3 --passes 2 -o $OUT/wis.json $W
 want threaded-index && $V bench --suite threaded --backend maple,rbtree,xarray,list --threads 1,2,4 \
                                 --filter 'threaded/index/*' -p 4 -n 3 -o $OUT/threaded-index.json $W
 # the mm experiment's regimes: mapper rounds of 8 and 128 pages, and 4x the page work
@@ -60,7 +62,7 @@ if want ft-io || want ft-threaded || want ft-threaded-repeat || want ft-threaded
   want ft-rangelock && ft bench --suite rangelock --threads 1,2 --extra lock=rwsem,range,range-list,mutex \
                                 -p 6 -n 3 -o $OUT/ft-rangelock.json $W
   want ft-threaded  && ft bench --suite threaded --backend maple,rbtree --threads 1,2,4 --filter 'threaded/mm/*' \
-                                --extra lock=range,range-list -p 8 -n 3 -o $OUT/ft-threaded.json $W
+                                --extra lock=range,range-list -p 4 -n 3 --passes 2 -o $OUT/ft-threaded.json $W
   # the issue-15 cells again, 20 processes: the list lock's range policy against the ceiling, maple (the
   # mm experiment's run-to-run spread at 2 threads is ~20 %, more than the difference asked about)
   want ft-threaded-repeat && ft bench --suite threaded --backend maple --threads 1,2 --filter 'threaded/mm/disjoint/*' \
@@ -68,13 +70,13 @@ if want ft-io || want ft-threaded || want ft-threaded-repeat || want ft-threaded
                                       -o $OUT/ft-threaded-repeat.json $W
   want ft-threaded-index && ft bench --suite threaded --backend maple,rbtree,xarray,list --threads 1,2,4 \
                                      --filter 'threaded/index/*' -p 3 -n 3 -o $OUT/ft-threaded-index.json $W
-  want ft-wis       && ft bench --suite wis --backend maple --threads 1,2,4 -p 6 -n 3 -o $OUT/ft-wis.json $W
+  want ft-wis       && ft bench --suite wis --backend maple --threads 1,2,4 -p 2 -n 3 --passes 3 -o $OUT/ft-wis.json $W
   # the issue-15 tests again, 20 processes: page_fault1's and brk1's 2-4-thread cells spread 10-40 %
   # between processes at 6, more than the margins asked about (>= 1.5x, within 10 %)
   want ft-wis-repeat && ft bench --suite wis --backend maple --threads 1,2,4 --extra tests=page_fault1,brk1 \
-                                 -p 20 -n 3 -o $OUT/ft-wis-repeat.json $W
+                                 -p 4 -n 3 --passes 5 -o $OUT/ft-wis-repeat.json $W
   # the single-thread cost of the free-threaded build, per structure, at 10,000 VMAs
   want ft-lookup    && ft bench --suite lookup --backend $ALL --size 10k -p 4 -n 3 -o $OUT/ft-lookup.json $W
-  want ft-insert    && ft bench --suite insert --backend $ALL --size 10k -p 4 -n 3 -o $OUT/ft-insert.json $W
+  want ft-insert    && ft bench --suite insert --backend $ALL --size 10k -p 2 -n 3 --passes 2 -o $OUT/ft-insert.json $W
 fi
 .venv/bin/python results/render.py
