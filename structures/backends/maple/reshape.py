@@ -23,10 +23,10 @@ API
 ---
 ``part_sizes(total, parts, cap, fill_min, edge)``, ``spread_leaves(pivots, slots,
 sizes, node_min)``, ``spread_internal(pivots, slots, gaps, sizes)``,
-``split_leaf(pivots, slots, node_min, cut)``, ``join_leaves(a_pivots, a_slots,
+``split_leaf(pivots, slots, node_min, cut, gap)``, ``join_leaves(a_pivots, a_slots,
 b_pivots, b_slots)``, ``join_across(parents, idxs, depth, pivots, slots, node_min, step,
 fill_min)``, ``move_null(parents, idxs, depth, pivots, slots, step)``,
-``respread_pair(parent, first, pivots, slots, node_min, merge)``.
+``respread_pair(parent, first, pivots, slots, node_min, merge, gap)``.
 """
 
 from __future__ import annotations
@@ -69,23 +69,31 @@ def join_leaves(
 
 
 def split_leaf(
-    pivots: list[int], slots: list[Any], node_min: int, cut: int
+    pivots: list[int], slots: list[Any], node_min: int, cut: int, gap: int = -1
 ) -> tuple[Node, Node, int, int, int]:
     """Two new leaves, slots ``[0, cut)`` and ``[cut, n)`` of ``(pivots, slots)`` (the first
     starting at ``node_min``): ``(left, right, left's last pivot, left's gap, right's gap)``;
-    ``spread_leaves`` for two parts written out (a split or a borrow)."""
+    ``spread_leaves`` for two parts written out (a split or a borrow).
+
+    ``gap``, when the caller knows it (else -1), is the whole lists' gap: only the
+    shorter half is scanned, and if its gap is below ``gap`` the widest None is in the
+    other half, whose gap is then ``gap`` without a scan (a split cuts at a slot
+    boundary, so no None spans both halves)."""
     left_pivots = pivots[:cut]
     left_slots = slots[:cut]
     right_pivots = pivots[cut:]
     right_slots = slots[cut:]
     boundary = left_pivots[-1]
-    return (
-        new_node(left_pivots, left_slots),
-        new_node(right_pivots, right_slots),
-        boundary,
-        leaf_gap_of(left_pivots, left_slots, node_min),
-        leaf_gap_of(right_pivots, right_slots, boundary + 1),
-    )
+    if gap < 0:
+        left_gap = leaf_gap_of(left_pivots, left_slots, node_min)
+        right_gap = leaf_gap_of(right_pivots, right_slots, boundary + 1)
+    elif cut + cut <= len(slots):
+        left_gap = leaf_gap_of(left_pivots, left_slots, node_min)
+        right_gap = gap if left_gap < gap else leaf_gap_of(right_pivots, right_slots, boundary + 1)
+    else:
+        right_gap = leaf_gap_of(right_pivots, right_slots, boundary + 1)
+        left_gap = gap if right_gap < gap else leaf_gap_of(left_pivots, left_slots, node_min)
+    return new_node(left_pivots, left_slots), new_node(right_pivots, right_slots), boundary, left_gap, right_gap
 
 
 def spread_leaves(
@@ -192,11 +200,12 @@ def join_across(
 
 
 def respread_pair(
-    parent: Node, first: int, pivots: list[int], slots: list[Any], node_min: int, merge: bool
+    parent: Node, first: int, pivots: list[int], slots: list[Any], node_min: int, merge: bool, gap: int
 ) -> tuple[Node, int]:
     """The new copy of ``parent`` whose leaves ``first`` and ``first + 1`` give way to their
-    joined lists ``(pivots, slots)`` (starting at ``node_min``) as one new leaf (``merge``)
-    or two evenly filled ones (the first one more): (the copy, how many new leaves)."""
+    joined lists ``(pivots, slots)`` (starting at ``node_min``, ``gap`` their widest None,
+    which the caller knows without a scan) as one new leaf (``merge``) or two evenly
+    filled ones (the first one more): (the copy, how many new leaves)."""
     new_pivots = parent.pivots.copy()
     new_children = parent.slots.copy()
     new_gaps = parent.gaps.copy()  # type: ignore[union-attr]
@@ -204,10 +213,10 @@ def respread_pair(
         del new_pivots[first]
         new_children[first] = new_node(pivots, slots)
         del new_children[first + 1]
-        new_gaps[first] = leaf_gap_of(pivots, slots, node_min)
+        new_gaps[first] = gap
         del new_gaps[first + 1]
         return new_node(new_pivots, new_children, new_gaps, False), 1
-    left, right, boundary, left_gap, right_gap = split_leaf(pivots, slots, node_min, (len(slots) + 1) >> 1)
+    left, right, boundary, left_gap, right_gap = split_leaf(pivots, slots, node_min, (len(slots) + 1) >> 1, gap)
     new_pivots[first] = boundary
     new_children[first] = left
     new_children[first + 1] = right

@@ -288,8 +288,12 @@ class InPlaceWriter(PathCopyWriter):
                 # the None meets the neighbouring leaf's None, or the leaf is underfull: merge
                 # with / borrow from the sibling it joins (or the previous one, else the next)
                 step = -1 if join_prev or (not join_next and idxs[depth - 1]) else 1
+                # the new leaf's gap: its old one, or the new None's run if wider (the Nones
+                # merged into the run are inside it): no scan where the lists are joined
+                gap = pivots[end - 1] - pivots[first - 1] if first else pivots[end - 1] + 1 - node_min
+                gap_j = parents[depth - 1].gaps[idxs[depth - 1]]  # type: ignore[index]
                 if not (join_prev and join_next) and self._respread_leaf(  # (both: three leaves, _rebuild)
-                    parents, idxs, depth, new_pivots, new_slots, node_min, step
+                    parents, idxs, depth, new_pivots, new_slots, node_min, step, gap if gap > gap_j else gap_j
                 ):
                     self._count = self._wcount = self._wcount - 1  # (equal here: see _insert_at)
                     return REMOVED
@@ -386,6 +390,7 @@ class InPlaceWriter(PathCopyWriter):
         slots: list[Any],
         node_min: int,
         step: int,
+        gap: int,
     ) -> bool:
         """``_rebuild``'s common remove case written out: the leaf below ``parents[depth - 1]``
         (new lists ``(pivots, slots)``: its edge None meets the sibling's, or it is underfull)
@@ -429,15 +434,28 @@ class InPlaceWriter(PathCopyWriter):
             prev = children[first]
             joined_pivots, joined_slots = join_leaves(prev.pivots, prev.slots, pivots, slots)
             window_min = parent.pivots[first - 1] + 1 if first else path_min(parents, idxs, k)  # (the parent's)
+            at = len(prev.slots) - 1  # where an edge-None join lands in the joined lists
         else:
             nxt = children[j + 1]
             joined_pivots, joined_slots = join_leaves(pivots, slots, nxt.pivots, nxt.slots)
             window_min = node_min
+            at = n - 1
         total = len(joined_slots)
         merge = total <= self.leaf_slots  # else a borrow: two leaves, evenly filled
         if merge and (total < self._leaf_fill_min or len(children) - 1 < (self._internal_fill_min if k else 2)):
             return False
-        new, parts = respread_pair(parent, first, joined_pivots, joined_slots, window_min, merge)
+        # the joined lists' gap without a scan: the wider of the leaf's (``gap``) and the
+        # sibling's (its parent entry), or the None the join made of both edge Nones (wider
+        # than either); the merge then scans nothing, a borrow one half (split_leaf):
+        # 23.84k -> 23.74k instructions per op (random build + teardown of 10k, callgrind)
+        sib_gap = parent.gaps[j + step]  # type: ignore[index]
+        if sib_gap > gap:
+            gap = sib_gap
+        if total < n + len(sib.slots):  # the two edge Nones joined
+            joined = joined_pivots[at] - (joined_pivots[at - 1] if at else window_min - 1)
+            if joined > gap:
+                gap = joined
+        new, parts = respread_pair(parent, first, joined_pivots, joined_slots, window_min, merge, gap)
         olds = children[first : first + 2]
         self._replace_child(parents[:k], idxs[:k], new, max(new.gaps))  # type: ignore[arg-type]
         olds[0].dead = True
