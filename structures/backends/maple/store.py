@@ -13,7 +13,7 @@ read), and the nodes it replaces are marked ``dead`` right after:
   stopping at the first unchanged entry (``mas_update_gap``).  It serves the
   fast path (``_insert_at``/``_remove_at``: one new leaf; their descent and
   publish are written out inline), its two commonest rebuilds written out
-  (``_split_leaf``, ``_respread_leaf``: new leaves under a new copy of the
+  (``_insert_at``'s split, ``_respread_leaf``: new leaves under a new copy of the
   parent; a None join that would borrow moves the two leaves' boundary), a
   None joining across two parents (``_join_across``: the two leaves'
   boundary moved, new copies of both spines up to their common
@@ -60,7 +60,7 @@ API
 ---
 ``InPlaceWriter`` (a ``cow.PathCopyWriter``, the fallback; ``MapleIndex``
 supplies the state):
-``_insert_at``, ``_remove_at`` (``REMOVED``), ``_split_leaf``, ``_respread_leaf``, ``_rebuild``
+``_insert_at``, ``_remove_at`` (``REMOVED``), ``_respread_leaf``, ``_rebuild``
 (``_publish_levels``; new nodes from ``reshape``), ``_join_across``,
 ``_replace_child``, ``_publish``.  Write costs:
 ``_leaf_copies`` (one per fast-path write but an exact fill) and the base's counters.
@@ -91,7 +91,7 @@ from structures.backends.maple.reshape import (
     move_null,
     part_sizes,
     respread_pair,
-    split_leaf,
+    split_child,
     spread_internal,
     spread_leaves,
 )
@@ -206,7 +206,30 @@ class InPlaceWriter(PathCopyWriter):
             # an append: the store is into the last slot of the last leaf (a prepend: the first of the first)
             edge = 1 if slot_last == LAST else -1 if below < 0 else 0
             if depth and len(parents[depth - 1].slots) < self.internal_slots:
-                self._split_leaf(parents, idxs, depth, new_pivots, new_slots, node_min, edge)
+                # _rebuild's commonest case written out here (reshape.split_child): the leaf
+                # splits in two under a new copy of its parent, which has room for one more
+                # (a method till now: a call fewer, 23.72k -> 23.69k instructions per op)
+                k = depth - 1
+                parent = parents[k]
+                j = idxs[k]
+                # the new lists' gap, unknown (-1) if the filled None was the widest: else
+                # split_child may skip a half's scan, 23.78k -> 23.76k instructions per op
+                gap = parent.gaps[j]  # type: ignore[index]
+                if slot_last - below >= gap:
+                    gap = -1
+                n = len(new_slots)  # split as part_sizes does (an append / prepend unevenly)
+                fill_min = self._leaf_fill_min
+                if edge and n - fill_min <= self.leaf_slots:
+                    cut = n - fill_min if edge > 0 else fill_min
+                else:
+                    cut = (n + 1) >> 1
+                new = split_child(parent, j, new_pivots, new_slots, node_min, cut, gap)
+                self._replace_child(parents[:k], idxs[:k], new, max(new.gaps))  # type: ignore[arg-type]
+                leaf.dead = True
+                parent.dead = True
+                self._rebalances += 1
+                self._nodes_allocated += 3
+                self._nodes_freed += 2
             elif not self._rebuild(parents[:depth], idxs[:depth], new_pivots, new_slots, False, False, node_min, edge):
                 self._slow(self._insert_slow, vma, depth + 1)
                 return True
@@ -288,8 +311,7 @@ class InPlaceWriter(PathCopyWriter):
                 # the None meets the neighbouring leaf's None, or the leaf is underfull: merge
                 # with / borrow from the sibling it joins (or the previous one, else the next)
                 step = -1 if join_prev or (not join_next and idxs[depth - 1]) else 1
-                # the new leaf's gap: its old one, or the new None's run if wider (the Nones
-                # merged into the run are inside it): no scan where the lists are joined
+                # the new leaf's gap, its old one or the new None's run (for respread_pair)
                 gap = pivots[end - 1] - pivots[first - 1] if first else pivots[end - 1] + 1 - node_min
                 gap_j = parents[depth - 1].gaps[idxs[depth - 1]]  # type: ignore[index]
                 if not (join_prev and join_next) and self._respread_leaf(  # (both: three leaves, _rebuild)
@@ -335,51 +357,6 @@ class InPlaceWriter(PathCopyWriter):
         seqcount.seq += 1
         leaf.dead = True
         return REMOVED
-
-    def _split_leaf(
-        self,
-        parents: list[Node],
-        idxs: list[int],
-        depth: int,
-        pivots: list[int],
-        slots: list[Any],
-        node_min: int,
-        edge: int,
-    ) -> None:
-        """``_rebuild``'s most common case written out: the leaf below ``parents[depth - 1]``
-        (new lists ``(pivots, slots)``, one or two slots over width) splits in two under a
-        new copy of its parent, which has room for one more child; published with one slot
-        store into the grandparent (or as the root), gaps above in place.  Split as
-        ``reshape.part_sizes`` does (evenly, the first one more; an append / prepend unevenly).
-        Random build + teardown of 10k VMAs: 701 of its 2,842 rebuilds (the others: a full
-        parent, or a remove), 6.1 us each against 10.8 for an average ``_rebuild``; 6.07 ->
-        5.82 us per op (write_stats unchanged)."""
-        n = len(slots)
-        fill_min = self._leaf_fill_min
-        if edge and n - fill_min <= self.leaf_slots:
-            cut = n - fill_min if edge > 0 else fill_min
-        else:
-            cut = (n + 1) >> 1
-        left, right, boundary, left_gap, right_gap = split_leaf(pivots, slots, node_min, cut)
-        k = depth - 1
-        parent = parents[k]
-        j = idxs[k]
-        children = parent.slots
-        leaf = children[j]
-        new_pivots = parent.pivots.copy()
-        new_pivots.insert(j, boundary)
-        new_children = children.copy()
-        new_children[j] = right
-        new_children.insert(j, left)
-        new_gaps = parent.gaps.copy()  # type: ignore[union-attr]
-        new_gaps[j] = right_gap
-        new_gaps.insert(j, left_gap)
-        self._replace_child(parents[:k], idxs[:k], new_node(new_pivots, new_children, new_gaps, False), max(new_gaps))
-        leaf.dead = True
-        parent.dead = True
-        self._rebalances += 1
-        self._nodes_allocated += 3
-        self._nodes_freed += 2
 
     def _respread_leaf(
         self,
@@ -434,7 +411,7 @@ class InPlaceWriter(PathCopyWriter):
             prev = children[first]
             joined_pivots, joined_slots = join_leaves(prev.pivots, prev.slots, pivots, slots)
             window_min = parent.pivots[first - 1] + 1 if first else path_min(parents, idxs, k)  # (the parent's)
-            at = len(prev.slots) - 1  # where an edge-None join lands in the joined lists
+            at = len(prev.slots) - 1  # the boundary's slot in the joined lists
         else:
             nxt = children[j + 1]
             joined_pivots, joined_slots = join_leaves(pivots, slots, nxt.pivots, nxt.slots)
@@ -444,18 +421,12 @@ class InPlaceWriter(PathCopyWriter):
         merge = total <= self.leaf_slots  # else a borrow: two leaves, evenly filled
         if merge and (total < self._leaf_fill_min or len(children) - 1 < (self._internal_fill_min if k else 2)):
             return False
-        # the joined lists' gap without a scan: the wider of the leaf's (``gap``) and the
-        # sibling's (its parent entry), or the None the join made of both edge Nones (wider
-        # than either); the merge then scans nothing, a borrow one half (split_leaf):
-        # 23.84k -> 23.74k instructions per op (random build + teardown of 10k, callgrind)
         sib_gap = parent.gaps[j + step]  # type: ignore[index]
         if sib_gap > gap:
             gap = sib_gap
-        if total < n + len(sib.slots):  # the two edge Nones joined
-            joined = joined_pivots[at] - (joined_pivots[at - 1] if at else window_min - 1)
-            if joined > gap:
-                gap = joined
-        new, parts = respread_pair(parent, first, joined_pivots, joined_slots, window_min, merge, gap)
+        if total == n + len(sib.slots):
+            at = -1  # no edge-None join
+        new, parts = respread_pair(parent, first, joined_pivots, joined_slots, window_min, merge, gap, at)
         olds = children[first : first + 2]
         self._replace_child(parents[:k], idxs[:k], new, max(new.gaps))  # type: ignore[arg-type]
         olds[0].dead = True
