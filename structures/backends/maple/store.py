@@ -316,8 +316,10 @@ class InPlaceWriter(PathCopyWriter):
                 # the new leaf's gap, its old one or the new None's run (for respread_pair)
                 gap = pivots[end - 1] - pivots[first - 1] if first else pivots[end - 1] + 1 - node_min
                 gap_j = parents[depth - 1].gaps[idxs[depth - 1]]  # type: ignore[index]
+                if gap_j > gap:
+                    gap = gap_j
                 if not (join_prev and join_next) and self._respread_leaf(  # (both: three leaves, _rebuild)
-                    parents, idxs, depth, new_pivots, new_slots, node_min, step, gap if gap > gap_j else gap_j
+                    parents, idxs, depth, new_pivots, new_slots, node_min, step, gap
                 ):
                     self._count = self._wcount = self._wcount - 1  # (equal here: see _insert_at)
                     return REMOVED
@@ -326,7 +328,7 @@ class InPlaceWriter(PathCopyWriter):
                 ) and not (
                     bool(join_prev) != join_next  # one None join, across parents
                     and len(new_slots) >= self._leaf_fill_min
-                    and self._join_across(parents, idxs, depth, new_pivots, new_slots, node_min, step)
+                    and self._join_across(parents, idxs, depth, new_pivots, new_slots, node_min, step, gap)
                 ):
                     self._slow(self._remove_slow, cur, depth + 1)
                     return REMOVED
@@ -448,13 +450,14 @@ class InPlaceWriter(PathCopyWriter):
         slots: list[Any],
         node_min: int,
         step: int,
+        gap: int,
     ) -> bool:
         """The leaf's edge None meets the neighbouring leaf's under another parent: move
         their boundary (``reshape.join_across``), publish the new copy of their lowest
         common ancestor with one store.  False, nothing changed, if neither leaf can spare
         a slot.  Random build + teardown of 10k VMAs: 201 of the 226 general-path writes
         (``_slow``, ~38 us each) done here at ~11.5 us: 31.8k -> 30.3k instructions per op."""
-        built = join_across(parents, idxs, depth, pivots, slots, node_min, step, self._leaf_fill_min)
+        built = join_across(parents, idxs, depth, pivots, slots, node_min, step, self._leaf_fill_min, gap)
         if built is None:
             return False
         top, new, replaced = built
