@@ -262,10 +262,11 @@ def join_across(
 
 def respread_pair(
     parent: Node, first: int, pivots: list[int], slots: list[Any], node_min: int, merge: bool, gap: int, at: int
-) -> tuple[Node, int]:
+) -> tuple[Node, int, int]:
     """The new copy of ``parent`` whose leaves ``first`` and ``first + 1`` give way to their
     joined lists ``(pivots, slots)`` (starting at ``node_min``) as one new leaf (``merge``)
-    or two evenly filled ones (the first one more): (the copy, how many new leaves).
+    or two evenly filled ones (the first one more): (the copy, how many new leaves, the
+    joined lists' gap).
 
     ``gap`` is the wider of the two leaves' gaps, ``at`` the slot where the join made one
     None of their edge Nones (-1: no such join): that None is wider than either part, so
@@ -285,14 +286,14 @@ def respread_pair(
         del new_children[first + 1]
         new_gaps[first] = gap
         del new_gaps[first + 1]
-        return new_node(new_pivots, new_children, new_gaps, False), 1
+        return new_node(new_pivots, new_children, new_gaps, False), 1, gap
     left, right, boundary, left_gap, right_gap = split_leaf(pivots, slots, node_min, (len(slots) + 1) >> 1, gap)
     new_pivots[first] = boundary
     new_children[first] = left
     new_children[first + 1] = right
     new_gaps[first] = left_gap
     new_gaps[first + 1] = right_gap
-    return new_node(new_pivots, new_children, new_gaps, False), 2
+    return new_node(new_pivots, new_children, new_gaps, False), 2, gap
 
 
 def move_null(
