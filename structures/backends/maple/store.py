@@ -87,7 +87,6 @@ from structures.backends.maple.node import (
 )
 from structures.backends.maple.reshape import (
     join_across,
-    join_leaves,
     move_null,
     part_sizes,
     respread_pair,
@@ -416,26 +415,23 @@ class InPlaceWriter(PathCopyWriter):
             self._nodes_allocated += 3
             self._nodes_freed += 3
             return True
-        if step < 0:
-            prev = children[first]
-            joined_pivots, joined_slots = join_leaves(prev.pivots, prev.slots, pivots, slots)
+        if step < 0:  # the window: leaves A (left) and B, joined in respread_pair
+            a_pivots, a_slots, b_pivots, b_slots = sib.pivots, sib.slots, pivots, slots
             window_min = parent.pivots[first - 1] + 1 if first else path_min(parents, idxs, k)  # (the parent's)
-            at = len(prev.slots) - 1  # the boundary's slot in the joined lists
         else:
-            nxt = children[j + 1]
-            joined_pivots, joined_slots = join_leaves(pivots, slots, nxt.pivots, nxt.slots)
+            a_pivots, a_slots, b_pivots, b_slots = pivots, slots, sib.pivots, sib.slots
             window_min = node_min
-            at = n - 1
-        total = len(joined_slots)
+        join = a_slots[-1] is None and b_slots[0] is None  # their edge Nones become one
+        total = n + len(sib.slots) - join
         merge = total <= self.leaf_slots  # else a borrow: two leaves, evenly filled
         if merge and (total < self._leaf_fill_min or len(children) - 1 < (self._internal_fill_min if k else 2)):
             return False
         sib_gap = parent.gaps[j + step]  # type: ignore[index]
         if sib_gap > gap:
             gap = sib_gap
-        if total == n + len(sib.slots):
-            at = -1  # no edge-None join
-        new, parts, gap = respread_pair(parent, first, joined_pivots, joined_slots, window_min, merge, gap, at)
+        new, parts, gap = respread_pair(
+            parent, first, a_pivots, a_slots, b_pivots, b_slots, window_min, merge, gap, join
+        )
         olds = children[first : first + 2]
         # the new parent's gap without a max(): a remove's joined gap is at least both old
         # entries', so the wider of it and the parent's entry above: 23.35k -> 23.32k per op
