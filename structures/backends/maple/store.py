@@ -432,7 +432,6 @@ class InPlaceWriter(PathCopyWriter):
         new, parts, gap = respread_pair(
             parent, first, a_pivots, a_slots, b_pivots, b_slots, window_min, merge, gap, join
         )
-        olds = children[first : first + 2]
         # the new parent's gap without a max(): a remove's joined gap is at least both old
         # entries', so the wider of it and the parent's entry above: 23.35k -> 23.32k per op
         if k:
@@ -440,8 +439,8 @@ class InPlaceWriter(PathCopyWriter):
             if up > gap:
                 gap = up
         self._replace_child(parents, idxs, k, new, gap)
-        olds[0].dead = True
-        olds[1].dead = True
+        children[j].dead = True  # (the old parent's list, never changed: no slice, 23.22k -> 23.17k)
+        sib.dead = True
         parent.dead = True
         self._rebalances += 1
         self._nodes_allocated += parts + 1
