@@ -219,11 +219,9 @@ class InPlaceWriter(PathCopyWriter):
                 if slot_last - below >= gap:
                     gap = -1
                 n = len(new_slots)  # split as part_sizes does (an append / prepend unevenly)
-                fill_min = self._leaf_fill_min
-                if edge and n - fill_min <= self.leaf_slots:
-                    cut = n - fill_min if edge > 0 else fill_min
-                else:
-                    cut = (n + 1) >> 1
+                cut = (n + 1) >> 1
+                if edge and n - self._leaf_fill_min <= self.leaf_slots:
+                    cut = n - self._leaf_fill_min if edge > 0 else self._leaf_fill_min
                 new = split_child(parent, j, new_pivots, new_slots, node_min, cut, gap)
                 # the new parent's gap: its entry above, unchanged if the leaf's old gap was not
                 # the widest (an insert only shrinks it), else a max(): 23.32k -> 23.26k per op
@@ -295,8 +293,12 @@ class InPlaceWriter(PathCopyWriter):
         new_slots = slots.copy()
         if end - first > 1:  # copy + delete in place (private lists), like the insert side
             new_pivots = pivots.copy()
-            del new_pivots[first : end - 1]
-            del new_slots[first + 1 : end]
+            if end - first == 2:  # one None beside: item deletes, no slices, 23.17k -> 23.10k
+                del new_pivots[first]
+                del new_slots[first + 1]
+            else:
+                del new_pivots[first : end - 1]
+                del new_slots[first + 1 : end]
             short = len(new_slots) < self._leaf_fill_min  # (only a leaf that shrank can be underfull)
         else:  # VMAs on both sides: the pivots stay, share the published list (never modified)
             new_pivots = pivots  # as the insert side's exact fill: 30.1k -> 30.0k instructions per op
