@@ -13,7 +13,7 @@ read), and the nodes it replaces are marked ``dead`` right after:
   stopping at the first unchanged entry (``mas_update_gap``).  It serves the
   fast path (``_insert_at``/``_remove_at``: one new leaf; their descent and
   publish are written out inline), its two commonest rebuilds written out
-  (``_split_leaf``, ``_respread_leaf``: new leaves under a new copy of the
+  (``_insert_at``'s split, ``_respread_leaf``: new leaves under a new copy of the
   parent; a None join that would borrow moves the two leaves' boundary), a
   None joining across two parents (``_join_across``: the two leaves'
   boundary moved, new copies of both spines up to their common
@@ -60,7 +60,7 @@ API
 ---
 ``InPlaceWriter`` (a ``cow.PathCopyWriter``, the fallback; ``MapleIndex``
 supplies the state):
-``_insert_at``, ``_remove_at`` (``REMOVED``), ``_split_leaf``, ``_respread_leaf``, ``_rebuild``
+``_insert_at``, ``_remove_at`` (``REMOVED``), ``_respread_leaf``, ``_rebuild``
 (``_publish_levels``; new nodes from ``reshape``), ``_join_across``,
 ``_replace_child``, ``_publish``.  Write costs:
 ``_leaf_copies`` (one per fast-path write but an exact fill) and the base's counters.
@@ -87,11 +87,10 @@ from structures.backends.maple.node import (
 )
 from structures.backends.maple.reshape import (
     join_across,
-    join_leaves,
     move_null,
     part_sizes,
     respread_pair,
-    split_leaf,
+    split_child,
     spread_internal,
     spread_leaves,
 )
@@ -111,17 +110,19 @@ class InPlaceWriter(PathCopyWriter):
     _path_nodes: list[Any]
     _path_idxs: list[int]
 
-    def _replace_child(self, parents: list[Node], idxs: list[int], new: Node, gap: int) -> None:
-        """Publish ``new`` in place of the node below ``parents[-1].slots[idxs[-1]]`` (as the
-        root when ``parents`` is empty) with one reference store, then store ``gap``, its
-        largest gap, upward in place, stopping at the first unchanged entry."""
+    def _replace_child(self, parents: list[Node], idxs: list[int], depth: int, new: Node, gap: int) -> None:
+        """Publish ``new`` in place of the node below ``parents[depth - 1].slots[idxs[depth - 1]]``
+        (as the root when ``depth`` is 0) with one reference store, then store ``gap``, its
+        largest gap, upward in place, stopping at the first unchanged entry.  ``depth``, not
+        sliced lists: two list copies fewer per rebalance, 23.69k -> 23.47k instructions per
+        op (random build + teardown of 10k VMAs, callgrind)."""
         # the write section, opened and closed by bumping ``seq`` itself: no read happens
         # inside it, so the writer's id is not needed, and begin()/end() measured 4-9 % of
         # a maple insert + remove (2 x 10,000, build+remove at n=10,000; 6.9 vs 7.3 us)
         seqcount = self._seqcount
         seqcount.seq += 1  # odd: a write is in progress
-        if parents:
-            k = len(parents) - 1
+        if depth:
+            k = depth - 1
             parents[k].slots[idxs[k]] = new  # the single publishing store
             if gap < parents[k].gaps[idxs[k]]:  # type: ignore[index]
                 shrink_gaps(parents, idxs, k, gap)  # shrank: every entry above can only shrink
@@ -206,8 +207,34 @@ class InPlaceWriter(PathCopyWriter):
             # an append: the store is into the last slot of the last leaf (a prepend: the first of the first)
             edge = 1 if slot_last == LAST else -1 if below < 0 else 0
             if depth and len(parents[depth - 1].slots) < self.internal_slots:
-                self._split_leaf(parents, idxs, depth, new_pivots, new_slots, node_min, edge)
-            elif not self._rebuild(parents[:depth], idxs[:depth], new_pivots, new_slots, False, False, node_min, edge):
+                # _rebuild's commonest case written out here (reshape.split_child): the leaf
+                # splits in two under a new copy of its parent, which has room for one more
+                # (a method till now: a call fewer, 23.72k -> 23.69k instructions per op)
+                k = depth - 1
+                parent = parents[k]
+                j = idxs[k]
+                # the new lists' gap, unknown (-1) if the filled None was the widest: else
+                # split_child may skip a half's scan, 23.78k -> 23.76k instructions per op
+                old = gap = parent.gaps[j]  # type: ignore[index]
+                if slot_last - below >= gap:
+                    gap = -1
+                n = len(new_slots)  # split as part_sizes does (an append / prepend unevenly)
+                cut = (n + 1) >> 1
+                if edge and n - self._leaf_fill_min <= self.leaf_slots:
+                    cut = n - self._leaf_fill_min if edge > 0 else self._leaf_fill_min
+                new = split_child(parent, j, new_pivots, new_slots, node_min, cut, gap)
+                # the new parent's gap: its entry above, unchanged if the leaf's old gap was not
+                # the widest (an insert only shrinks it), else a max(): 23.32k -> 23.26k per op
+                gap = parents[k - 1].gaps[idxs[k - 1]] if k else 0  # type: ignore[index]
+                if k and old >= gap:
+                    gap = max(new.gaps)  # type: ignore[arg-type]
+                self._replace_child(parents, idxs, k, new, gap)
+                leaf.dead = True
+                parent.dead = True
+                self._rebalances += 1
+                self._nodes_allocated += 3
+                self._nodes_freed += 2
+            elif not self._rebuild(parents, idxs, depth, new_pivots, new_slots, False, False, node_min, edge):
                 self._slow(self._insert_slow, vma, depth + 1)
                 return True
             self._count = self._wcount = self._wcount + 1  # (equal here: see the exact fill)
@@ -266,8 +293,12 @@ class InPlaceWriter(PathCopyWriter):
         new_slots = slots.copy()
         if end - first > 1:  # copy + delete in place (private lists), like the insert side
             new_pivots = pivots.copy()
-            del new_pivots[first : end - 1]
-            del new_slots[first + 1 : end]
+            if end - first == 2:  # one None beside: item deletes, no slices, 23.17k -> 23.10k
+                del new_pivots[first]
+                del new_slots[first + 1]
+            else:
+                del new_pivots[first : end - 1]
+                del new_slots[first + 1 : end]
             short = len(new_slots) < self._leaf_fill_min  # (only a leaf that shrank can be underfull)
         else:  # VMAs on both sides: the pivots stay, share the published list (never modified)
             new_pivots = pivots  # as the insert side's exact fill: 30.1k -> 30.0k instructions per op
@@ -288,17 +319,22 @@ class InPlaceWriter(PathCopyWriter):
                 # the None meets the neighbouring leaf's None, or the leaf is underfull: merge
                 # with / borrow from the sibling it joins (or the previous one, else the next)
                 step = -1 if join_prev or (not join_next and idxs[depth - 1]) else 1
+                # the new leaf's gap, its old one or the new None's run (for respread_pair)
+                gap = pivots[end - 1] - pivots[first - 1] if first else pivots[end - 1] + 1 - node_min
+                gap_j = parents[depth - 1].gaps[idxs[depth - 1]]  # type: ignore[index]
+                if gap_j > gap:
+                    gap = gap_j
                 if not (join_prev and join_next) and self._respread_leaf(  # (both: three leaves, _rebuild)
-                    parents, idxs, depth, new_pivots, new_slots, node_min, step
+                    parents, idxs, depth, new_pivots, new_slots, node_min, step, gap
                 ):
                     self._count = self._wcount = self._wcount - 1  # (equal here: see _insert_at)
                     return REMOVED
                 if not self._rebuild(
-                    parents[:depth], idxs[:depth], new_pivots, new_slots, bool(join_prev), join_next, node_min
+                    parents, idxs, depth, new_pivots, new_slots, bool(join_prev), join_next, node_min
                 ) and not (
                     bool(join_prev) != join_next  # one None join, across parents
                     and len(new_slots) >= self._leaf_fill_min
-                    and self._join_across(parents, idxs, depth, new_pivots, new_slots, node_min, step)
+                    and self._join_across(parents, idxs, depth, new_pivots, new_slots, node_min, step, gap)
                 ):
                     self._slow(self._remove_slow, cur, depth + 1)
                     return REMOVED
@@ -332,51 +368,6 @@ class InPlaceWriter(PathCopyWriter):
         leaf.dead = True
         return REMOVED
 
-    def _split_leaf(
-        self,
-        parents: list[Node],
-        idxs: list[int],
-        depth: int,
-        pivots: list[int],
-        slots: list[Any],
-        node_min: int,
-        edge: int,
-    ) -> None:
-        """``_rebuild``'s most common case written out: the leaf below ``parents[depth - 1]``
-        (new lists ``(pivots, slots)``, one or two slots over width) splits in two under a
-        new copy of its parent, which has room for one more child; published with one slot
-        store into the grandparent (or as the root), gaps above in place.  Split as
-        ``reshape.part_sizes`` does (evenly, the first one more; an append / prepend unevenly).
-        Random build + teardown of 10k VMAs: 701 of its 2,842 rebuilds (the others: a full
-        parent, or a remove), 6.1 us each against 10.8 for an average ``_rebuild``; 6.07 ->
-        5.82 us per op (write_stats unchanged)."""
-        n = len(slots)
-        fill_min = self._leaf_fill_min
-        if edge and n - fill_min <= self.leaf_slots:
-            cut = n - fill_min if edge > 0 else fill_min
-        else:
-            cut = (n + 1) >> 1
-        left, right, boundary, left_gap, right_gap = split_leaf(pivots, slots, node_min, cut)
-        k = depth - 1
-        parent = parents[k]
-        j = idxs[k]
-        children = parent.slots
-        leaf = children[j]
-        new_pivots = parent.pivots.copy()
-        new_pivots.insert(j, boundary)
-        new_children = children.copy()
-        new_children[j] = right
-        new_children.insert(j, left)
-        new_gaps = parent.gaps.copy()  # type: ignore[union-attr]
-        new_gaps[j] = right_gap
-        new_gaps.insert(j, left_gap)
-        self._replace_child(parents[:k], idxs[:k], new_node(new_pivots, new_children, new_gaps, False), max(new_gaps))
-        leaf.dead = True
-        parent.dead = True
-        self._rebalances += 1
-        self._nodes_allocated += 3
-        self._nodes_freed += 2
-
     def _respread_leaf(
         self,
         parents: list[Node],
@@ -386,6 +377,7 @@ class InPlaceWriter(PathCopyWriter):
         slots: list[Any],
         node_min: int,
         step: int,
+        gap: int,
     ) -> bool:
         """``_rebuild``'s common remove case written out: the leaf below ``parents[depth - 1]``
         (new lists ``(pivots, slots)``: its edge None meets the sibling's, or it is underfull)
@@ -417,7 +409,7 @@ class InPlaceWriter(PathCopyWriter):
             # of 10k VMAs: 24.14k -> 23.88k instructions per op, though the rebalances go 2,092
             # -> 2,189 (a borrow evens the leaves out); for would-be merges too: 2,443, 24.13k
             new = move_null(parents, idxs, depth, pivots, slots, step)
-            self._replace_child(parents[:k], idxs[:k], new, max(new.gaps))  # type: ignore[arg-type]
+            self._replace_child(parents, idxs, k, new, max(new.gaps))  # type: ignore[arg-type]
             children[j].dead = True
             sib.dead = True
             parent.dead = True
@@ -425,23 +417,32 @@ class InPlaceWriter(PathCopyWriter):
             self._nodes_allocated += 3
             self._nodes_freed += 3
             return True
-        if step < 0:
-            prev = children[first]
-            joined_pivots, joined_slots = join_leaves(prev.pivots, prev.slots, pivots, slots)
+        if step < 0:  # the window: leaves A (left) and B, joined in respread_pair
+            a_pivots, a_slots, b_pivots, b_slots = sib.pivots, sib.slots, pivots, slots
             window_min = parent.pivots[first - 1] + 1 if first else path_min(parents, idxs, k)  # (the parent's)
         else:
-            nxt = children[j + 1]
-            joined_pivots, joined_slots = join_leaves(pivots, slots, nxt.pivots, nxt.slots)
+            a_pivots, a_slots, b_pivots, b_slots = pivots, slots, sib.pivots, sib.slots
             window_min = node_min
-        total = len(joined_slots)
+        join = a_slots[-1] is None and b_slots[0] is None  # their edge Nones become one
+        total = n + len(sib.slots) - join
         merge = total <= self.leaf_slots  # else a borrow: two leaves, evenly filled
         if merge and (total < self._leaf_fill_min or len(children) - 1 < (self._internal_fill_min if k else 2)):
             return False
-        new, parts = respread_pair(parent, first, joined_pivots, joined_slots, window_min, merge)
-        olds = children[first : first + 2]
-        self._replace_child(parents[:k], idxs[:k], new, max(new.gaps))  # type: ignore[arg-type]
-        olds[0].dead = True
-        olds[1].dead = True
+        sib_gap = parent.gaps[j + step]  # type: ignore[index]
+        if sib_gap > gap:
+            gap = sib_gap
+        new, parts, gap = respread_pair(
+            parent, first, a_pivots, a_slots, b_pivots, b_slots, window_min, merge, gap, join
+        )
+        # the new parent's gap without a max(): a remove's joined gap is at least both old
+        # entries', so the wider of it and the parent's entry above: 23.35k -> 23.32k per op
+        if k:
+            up = parents[k - 1].gaps[idxs[k - 1]]  # type: ignore[index]
+            if up > gap:
+                gap = up
+        self._replace_child(parents, idxs, k, new, gap)
+        children[j].dead = True  # (the old parent's list, never changed: no slice, 23.22k -> 23.17k)
+        sib.dead = True
         parent.dead = True
         self._rebalances += 1
         self._nodes_allocated += parts + 1
@@ -457,18 +458,19 @@ class InPlaceWriter(PathCopyWriter):
         slots: list[Any],
         node_min: int,
         step: int,
+        gap: int,
     ) -> bool:
         """The leaf's edge None meets the neighbouring leaf's under another parent: move
         their boundary (``reshape.join_across``), publish the new copy of their lowest
         common ancestor with one store.  False, nothing changed, if neither leaf can spare
         a slot.  Random build + teardown of 10k VMAs: 201 of the 226 general-path writes
         (``_slow``, ~38 us each) done here at ~11.5 us: 31.8k -> 30.3k instructions per op."""
-        built = join_across(parents, idxs, depth, pivots, slots, node_min, step, self._leaf_fill_min)
+        built = join_across(parents, idxs, depth, pivots, slots, node_min, step, self._leaf_fill_min, gap)
         if built is None:
             return False
         top, new, replaced = built
         replaced.append(parents[depth - 1].slots[idxs[depth - 1]])  # the caller's leaf
-        self._publish_levels(parents[:top], idxs[:top], new, replaced)
+        self._publish_levels(parents, idxs, top, new, replaced)
         self._nodes_allocated += len(replaced) - 1  # a new copy of each (the top one counted)
         self._rebalances += 1
         return True
@@ -477,6 +479,7 @@ class InPlaceWriter(PathCopyWriter):
         self,
         parents: list[Node],
         idxs: list[int],
+        depth: int,
         new_pivots: list[int],
         new_slots: list[Any],
         join_prev: bool,
@@ -511,10 +514,11 @@ class InPlaceWriter(PathCopyWriter):
         Doing the whole climb here replaced the subtree path copy (``cow``, ~37 us a
         write) for every split or merge that reaches above the leaf's parent: a random
         build + teardown of 10k VMAs takes the general path 573 -> 179 times (the rest:
-        Nones joining across parents, now ``_join_across``'s)."""
+        Nones joining across parents, now ``_join_across``'s).  The path: the first ``depth``
+        levels of the fast path's scratch lists (not sliced copies: 23.47k -> 23.42k)."""
         cap = self.leaf_slots
         n = len(new_slots)
-        if not parents:  # the root is the leaf: split it under a new root (height + 1)
+        if not depth:  # the root is the leaf: split it under a new root (height + 1)
             if n <= cap:
                 return False
             parts = 2
@@ -523,10 +527,10 @@ class InPlaceWriter(PathCopyWriter):
             sizes = part_sizes(n, parts, cap, self._leaf_fill_min, edge)
             leaves, lasts, gaps_ = spread_leaves(new_pivots, new_slots, sizes, 0)
             self._nodes_allocated += 2
-            self._publish_levels([], [], new_node(lasts, leaves, gaps_, False), [self._root])
+            self._publish_levels([], [], 0, new_node(lasts, leaves, gaps_, False), [self._root])
             self._rebalances += 2  # a split and a height change
             return True
-        level = len(parents) - 1
+        level = depth - 1
         parent = parents[level]
         k = idxs[level]
         children = parent.slots
@@ -578,7 +582,7 @@ class InPlaceWriter(PathCopyWriter):
         elif first:
             window_min = parent.pivots[first - 1] + 1
         else:  # the window starts at the parent's first child: the parent's node_min
-            window_min = node_min_below(parents[:-1], idxs[:-1])
+            window_min = path_min(parents, idxs, level)
         sizes = part_sizes(total, parts, cap, self._leaf_fill_min, edge if end - first == 1 else 0)
         leaves, lasts, gaps_ = spread_leaves(pivots, slots, sizes, window_min)
         self._nodes_allocated += len(sizes)
@@ -607,14 +611,14 @@ class InPlaceWriter(PathCopyWriter):
                     self._rebalances += 1
                 elif width == 1:  # one child left: it becomes the root (height - 1)
                     self._rebalances += 1
-                    self._publish_levels([], [], slot_l[0], replaced, False)
+                    self._publish_levels([], [], 0, slot_l[0], replaced, False)
                     return True
                 else:
                     new_root = new_node(piv_l, slot_l, gap_l, False)
-                self._publish_levels([], [], new_root, replaced)
+                self._publish_levels([], [], 0, new_root, replaced)
                 return True
             if fill_min <= width <= cap:
-                self._publish_levels(parents[:level], idxs[:level], new_node(piv_l, slot_l, gap_l, False), replaced)
+                self._publish_levels(parents, idxs, level, new_node(piv_l, slot_l, gap_l, False), replaced)
                 return True
             # the parent's new lists break its limits: spread them with a sibling under
             # a new copy of the grandparent (split on overflow, merge / borrow on
@@ -660,12 +664,12 @@ class InPlaceWriter(PathCopyWriter):
             gap_l = grand.gaps[:first] + ngaps + grand.gaps[end:]  # type: ignore[index]
 
     def _publish_levels(
-        self, parents: list[Node], idxs: list[int], new: Node, replaced: list[Node], fresh: bool = True
+        self, parents: list[Node], idxs: list[int], depth: int, new: Node, replaced: list[Node], fresh: bool = True
     ) -> None:
         """Publish ``new`` (a new node, or with ``fresh`` False a surviving child that
-        becomes the root) in place of the node below ``parents[-1].slots[idxs[-1]]``
-        (the root when ``parents`` is empty) with one store, then kill ``replaced``."""
-        self._replace_child(parents, idxs, new, max(new.gaps) if parents else 0)  # type: ignore[arg-type]
+        becomes the root) in place of the node below ``parents[depth - 1].slots[idxs[depth - 1]]``
+        (the root when ``depth`` is 0) with one store, then kill ``replaced``."""
+        self._replace_child(parents, idxs, depth, new, max(new.gaps) if depth else 0)  # type: ignore[arg-type]
         for node in replaced:
             node.dead = True
         self._nodes_allocated += fresh
@@ -679,7 +683,7 @@ class InPlaceWriter(PathCopyWriter):
             self._subtree_top = None
             parents, idxs, _, new = top
             self._count = self._wcount
-            self._replace_child(parents, idxs, new, node_gap(new, node_min_below(parents, idxs)))
+            self._replace_child(parents, idxs, len(parents), new, node_gap(new, node_min_below(parents, idxs)))
         elif self._wroot is self._root and not self._replaced:
             self._count = self._wcount
             return  # nothing private (a fast-path write already published itself)
