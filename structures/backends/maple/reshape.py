@@ -24,8 +24,7 @@ API
 ``part_sizes(total, parts, cap, fill_min, edge)``, ``spread_leaves(pivots, slots,
 sizes, node_min)``, ``spread_internal(pivots, slots, gaps, sizes)``,
 ``split_leaf(pivots, slots, node_min, cut, gap)``, ``split_child(parent, j,
-pivots, slots, node_min, cut, gap)``, ``join_leaves(a_pivots, a_slots,
-b_pivots, b_slots)``, ``join_across(parents, idxs, depth, pivots, slots, node_min, step,
+pivots, slots, node_min, cut, gap)``, ``join_across(parents, idxs, depth, pivots, slots, node_min, step,
 fill_min, gap)``, ``move_null(parents, idxs, depth, pivots, slots, step)``,
 ``respread_pair(parent, first, a_pivots, a_slots, b_pivots, b_slots, node_min, merge, gap,
 join)``.
@@ -40,7 +39,6 @@ from structures.backends.maple.node import Node, new_node, node_min_below, path_
 
 __all__ = [
     "join_across",
-    "join_leaves",
     "move_null",
     "part_sizes",
     "respread_pair",
@@ -59,16 +57,6 @@ def part_sizes(total: int, parts: int, cap: int, fill_min: int, edge: int) -> li
         return [total - fill_min, fill_min] if edge > 0 else [fill_min, total - fill_min]
     size, extra = divmod(total, parts)
     return [size + 1 if q < extra else size for q in range(parts)]
-
-
-def join_leaves(
-    a_pivots: list[int], a_slots: list[Any], b_pivots: list[int], b_slots: list[Any]
-) -> tuple[list[int], list[Any]]:
-    """The lists of two neighbouring leaves A and B joined, A's trailing None merged with
-    B's leading None when both are None (new lists; the inputs are only read)."""
-    if a_slots[-1] is None and b_slots[0] is None:
-        return a_pivots[:-1] + b_pivots, a_slots[:-1] + b_slots
-    return a_pivots + b_pivots, a_slots + b_slots
 
 
 def split_leaf(
@@ -275,7 +263,7 @@ def respread_pair(
 ) -> tuple[Node, int, int]:
     """The new copy of ``parent`` whose leaves ``first`` and ``first + 1`` (new or published
     lists ``(a_pivots, a_slots)``, ``(b_pivots, b_slots)``, A starting at ``node_min``)
-    give way to their joined lists (``join_leaves`` written out here, ``join``: A's
+    give way to their joined lists (two leaves' lists joined here, ``join``: A's
     trailing None and B's leading None become one; a call fewer, and the caller tests
     the joined width before joining: 23.26k -> 23.22k instructions per op) as one new
     leaf (``merge``) or two evenly filled ones (the first one more): (the copy, how many
