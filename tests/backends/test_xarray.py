@@ -646,7 +646,7 @@ def _live_nodes() -> int:
 @pytest.mark.parametrize("chunk_shift", [1, 2, 6])
 def test_dropped_index_frees_its_nodes_without_the_gc(chunk_shift: int) -> None:
     """A node's ``parent`` and its parent's slot are a reference cycle: a dropped index
-    unlinks them (``__del__``), so its nodes die at once with the cyclic GC switched
+    breaks them (``__del__`` empties the internal slots), so its nodes die at once with the cyclic GC switched
     off; a dropped ``dup`` child frees its own nodes and leaves the parent whole."""
     vmas = synthetic_layout(300, 7).vmas
     was_enabled = gc.isenabled()
