@@ -249,6 +249,39 @@ def filled(name: str, vmas: list[VMA]) -> Any:
     return idx
 
 
+def _live_vma_nodes() -> int:
+    from structures.backends.rbtree import VMANode
+
+    return sum(1 for o in gc.get_objects() if type(o) is VMANode)
+
+
+@pytest.mark.parametrize("n", [1, 2, 7, 300])
+def test_dropped_bulk_and_dup_children_free_their_nodes_without_the_gc(n: int) -> None:
+    """A ``bulk_load``-ed or ``dup``-ed index, dropped, frees every node at once with the
+    cyclic GC switched off: nothing the build made (a recursive closure over the node
+    list was one such cycle) keeps them for a full collection."""
+    vmas = layout(random.Random(n), n)
+    was_enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        before = _live_vma_nodes()
+        idx = make_index("rbtree")
+        idx.bulk_load(vmas)
+        assert _live_vma_nodes() - before == n
+        child = idx.dup()
+        assert _live_vma_nodes() - before == 2 * n
+        del child
+        assert _live_vma_nodes() - before == n
+        idx.check()
+        assert idx.to_list() == vmas
+        del idx
+        assert _live_vma_nodes() == before
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def test_registered() -> None:
     idx = make_index("rbtree")
     assert isinstance(idx, RBTreeIndex) and idx.name == "rbtree"
