@@ -27,7 +27,7 @@ from structures.backends.xarray.node import (
     new_node,
     nodes_of,
 )
-from structures.backends.xarray.scan import PRESENT, scan_fwd_from
+from structures.backends.xarray.scan import PRESENT, collect, collect_all, scan_fwd_from
 from structures.lib.seqcount import Torn
 from structures.vma import PAGE_SIZE, TASK_SIZE, VMA, InvariantError, NotMappedError, OverlapError
 
@@ -607,6 +607,54 @@ def test_bulk_load_equals_ascending_inserts_hypothesis(
 
 def test_bulk_load_of_a_process_layout_equals_ascending_inserts() -> None:
     _bulk_equals_inserts(list(synthetic_layout(2000, 1).vmas), 6)
+
+
+@pytest.mark.parametrize("chunk_shift", [1, 2, 3, 6])
+def test_whole_space_walk_equals_collect_and_the_oracle(chunk_shift: int) -> None:
+    """``collect_all`` (``to_list``'s walk): VMAs from page 0 to the top of the address
+    space, blocks of every level (a VMA ending mid-slot of an upper node, whole upper
+    slots, free slots above the leaves), after inserts and removes in random order."""
+    rng = random.Random(chunk_shift)
+    for _ in range(25):
+        vmas, page = [], rng.choice((0, 0, 1, 5))
+        for _ in range(rng.randrange(0, 120)):
+            n = rng.choice((1, 1, 2, 3, 5, 63, 64, 65, 4096, 70000))
+            vmas.append(pages(page, n))
+            page += n + rng.choice((0, 0, 1, 2, 7, 5000, 1 << 20))
+        vmas.append(pages(TOP - 3, 3))
+        idx = XArrayIndex(chunk_shift=chunk_shift)
+        for v in rng.sample(vmas, len(vmas)):
+            idx.insert(v)
+        for v in rng.sample(vmas, len(vmas) // 3):
+            idx.remove(v)
+            vmas.remove(v)
+        idx.check()
+        assert collect_all(idx._root, idx._mask) == vmas
+        assert collect(idx._root, 0, TASK_SIZE, 1 << 62, idx._mask) == vmas
+        assert idx.to_list() == vmas == list(idx)
+    assert collect_all(None, 63) == []
+
+
+def test_whole_space_walk_raises_torn_instead_of_looping() -> None:
+    """A raw walk on a tree a writer is changing ends, with ``Torn``: a VMA that does not
+    end past the page it was found at, a child that is not below its parent's level,
+    a sibling where a block must start."""
+    vmas = [pages(0, 2), pages(2, 3), pages(100, 1), pages(5000, 300)]
+    idx = build(vmas, chunk_shift=2)
+    root = idx._root
+    assert collect_all(root, idx._mask) == vmas
+    leaf = root
+    while leaf.shift:
+        leaf = next(x for x in leaf.slots if type(x) is XANode)
+    leaf.slots[2] = pages(0, 1)  # a stale VMA read after the walk moved past its end
+    with pytest.raises(Torn):
+        collect_all(root, idx._mask)
+    leaf.slots[2] = SIBLINGS[1]  # a sibling where the walk expects a block's first slot
+    with pytest.raises(Torn):
+        collect_all(root, idx._mask)
+    leaf.slots[2] = root  # a node of a level not below the leaf's
+    with pytest.raises(Torn):
+        collect_all(root, idx._mask)
 
 
 @pytest.mark.parametrize("chunk_shift", [2, 6])

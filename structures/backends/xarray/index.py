@@ -129,7 +129,16 @@ from structures.backends.xarray.node import (
     own_marks,
     tree_stats,
 )
-from structures.backends.xarray.scan import collect, find_entry, find_prev_entry, gap_search, load, mark_of, marked
+from structures.backends.xarray.scan import (
+    collect,
+    collect_all,
+    find_entry,
+    find_prev_entry,
+    gap_search,
+    load,
+    mark_of,
+    marked,
+)
 from structures.base import VMAIndex
 from structures.lib.seqcount import SeqCount, Torn
 from structures.vma import (
@@ -402,7 +411,12 @@ class XArrayIndex(XArrayBulk, VMAIndex):
         return v if v is not None and v.start < end else None
 
     def _overlapping(self, start: int, end: int) -> list[VMA]:
+        if not start and end >= TASK_SIZE:  # the whole space (to_list, a fork's bulk_load): one walk
+            return self._seqcount.read(self._collect_all_walk)
         return self._seqcount.read(self._collect_walk, start, end, MAX_PAGES)
+
+    def _collect_all_walk(self) -> list[VMA]:
+        return collect_all(self._root, self._mask)
 
     def _batch_from(self, addr: int, n: int) -> list[VMA]:
         return self._seqcount.read(self._collect_walk, addr, TASK_SIZE, n)

@@ -42,7 +42,7 @@ Modes ``PRESENT``, ``FREE``; ``load(root, page, mask)``, ``scan_fwd(root, page,
 mode, mask)``, ``scan_fwd_from(node, off, page, mode, mask)``,
 ``scan_bwd(root, page, mode, mask)``, ``find_entry(root, page, mask)``,
 ``find_prev_entry(root, addr, mask)``, ``collect(root, start, end, limit,
-mask)``, ``gap_search(root, length, low, high, top_down, mask)``,
+mask)``, ``collect_all(root, mask)``, ``gap_search(root, length, low, high, top_down, mask)``,
 ``mark_of(root, vma, mark, mask)``, ``marked(root, start, end, mark, mask)``.
 ``mask`` is ``2**C - 1`` for chunk shift ``C``.
 """
@@ -59,6 +59,7 @@ __all__ = [
     "FREE",
     "PRESENT",
     "collect",
+    "collect_all",
     "find_entry",
     "find_prev_entry",
     "gap_search",
@@ -344,6 +345,68 @@ def collect(root: XANode | None, start: int, end: int, limit: int, mask: int) ->
             page = base + off
             if page >= MAX_PAGES:
                 return out
+
+
+def collect_all(root: XANode | None, mask: int) -> list[VMA]:
+    """Every VMA below ``root``, in address order (``to_list``'s walk): depth first, the
+    ancestors on a stack, ``page`` the first page not yet read.  In a node, the slot
+    holding ``page`` is read: a VMA is taken and ``page`` moves to its end (which skips
+    its other blocks: the next slot read is the one holding that end, at this level or,
+    for a block of the level below, in the child made for it); a child node is entered
+    at the slot holding ``page``; a free slot moves ``page`` to the next present slot
+    (the ``present`` bitmap), or past the node when none is left; past its last slot
+    the walk goes back up.  Every step moves ``page`` or the slot forward, and a step
+    that would not raises ``Torn``, so a torn tree ends the walk too.  Against
+    ``collect`` over the whole space (a climb and a descent from the node at hand for
+    each VMA that leaves a leaf): ``to_list()`` of 10k VMAs of ``synthetic_layout``
+    3.74 -> 2.96 ms (min of 15, GC off)."""
+    out: list[VMA] = []
+    if root is None:
+        return out
+    append = out.append
+    stack: list[tuple[XANode, int, int]] = []  # (node, its first page, the slot taken there)
+    node = root
+    base = 0  # node's first page
+    shift = node.shift
+    slots = node.slots
+    page = 0
+    off = 0
+    while True:
+        if off > mask:  # past the node's last slot: back up, to the slot holding page
+            if not stack:
+                return out
+            node, base, taken = stack.pop()
+            shift = node.shift
+            slots = node.slots
+            off = (page - base) >> shift
+            if off <= taken:
+                raise Torn
+            continue
+        x = slots[off]
+        if type(x) is VMA:
+            append(x)
+            end = x.end >> PAGE_SHIFT
+            if end <= page:
+                raise Torn
+            page = end
+            off = (page - base) >> shift
+        elif type(x) is XANode:
+            if x.shift >= shift:
+                raise Torn
+            stack.append((node, base, off))
+            base += off << shift
+            node = x
+            shift = x.shift
+            slots = x.slots
+            off = (page - base) >> shift  # page >= base: it is inside the slot just taken
+            if off < 0:
+                raise Torn
+        elif x is None:
+            bits = node.present >> (off + 1)
+            off = off + (bits & -bits).bit_length() if bits else mask + 1
+            page = base + (off << shift)
+        else:  # a sibling where a block must start (the free slot's next one, or an end)
+            raise Torn
 
 
 def gap_search(root: XANode | None, length: int, low: int, high: int, top_down: bool, mask: int) -> int | None:
