@@ -33,7 +33,9 @@ API
 ``runner_command(suite, case, opts, result, pyperf_args) -> list[str]`` (the
 driver's command line for one case), ``run_plan(plan, opts, writer,
 pyperf_args, on_case=None, on_failure=None) -> failed case names``,
-``SuiteWriter(path, append=False, metadata=None)``, ``provenance(argv)`` (what
+``SuiteWriter(path, append=False, metadata=None)`` (a benchmark's runs from
+several passes get one value per ``measure()`` number: ``merged_measurements(bench)``,
+the keys listed under ``MEASURED_KEY``), ``provenance(argv)`` (what
 ``vmalab bench`` records in every benchmark it writes: ``vmalab_commit`` and
 ``vmalab_worktree`` (``clean`` or ``modified``: uncommitted changes to tracked
 files outside ``results/``) when run from a git checkout, ``vmalab_command``,
@@ -44,6 +46,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shlex
 import subprocess
@@ -135,6 +138,43 @@ def runner_command(
     return [sys.executable, "-m", _MODULE, *options_args(suite, case, opts), "--result", result, *pyperf_args]
 
 
+#: the metadata key listing the keys a case's ``measure()`` added (``main``), comma-separated
+MEASURED_KEY = "vmalab_measured"
+
+
+def merged_measurements(bench: Any) -> dict[str, Any]:
+    """The ``measure()`` numbers of a benchmark whose runs came from several processes
+    trees (``--passes``, ``--append``), one value each: a number's mean over the runs
+    that carry it (the value itself when they agree; each pass's runs carry its own
+    value, the same number of runs per pass), a string the first run's.  pyperf shows a
+    benchmark only the metadata common to all its runs, so without this a number that
+    differs from pass to pass (lock waits, phase times, tracemalloc bytes) would vanish
+    from the benchmark and stay only in its runs.  The keys are those that any run's
+    ``MEASURED_KEY`` lists (a key listed in the runs of one pass only is merged the
+    same way)."""
+    runs = [run.get_metadata() for run in bench.get_runs()]
+    keys: dict[str, None] = {}
+    for md in runs:
+        for key in str(md.get(MEASURED_KEY, "")).split(","):
+            if key:
+                keys[key] = None
+    out: dict[str, Any] = {}
+    if keys:
+        out[MEASURED_KEY] = ",".join(keys)
+    for key in keys:
+        values = [md[key] for md in runs if key in md]
+        if not values:
+            continue
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            if all(v == values[0] for v in values):
+                out[key] = values[0]
+            else:
+                out[key] = float(f"{math.fsum(values) / len(values):.6g}")
+        else:
+            out[key] = values[0]
+    return out
+
+
 class SuiteWriter:
     """Merges one-benchmark results into the output suite, atomically after each.
 
@@ -164,10 +204,12 @@ class SuiteWriter:
             if self.suite is None:
                 self.suite = pyperf.BenchmarkSuite([bench])
             elif bench.get_name() in self.suite.get_benchmark_names():
+                joined = self.suite.get_benchmark(bench.get_name())
                 try:
-                    self.suite.get_benchmark(bench.get_name()).add_runs(bench)
+                    joined.add_runs(bench)
                 except ValueError as exc:
                     raise ValueError(f"cannot append to {self.path}: {exc}") from None
+                joined.update_metadata(merged_measurements(joined))
             else:
                 self.suite.add_benchmark(bench)
             self.count += 1
@@ -296,6 +338,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     measure = getattr(case, "measure", None)
     if callable(measure):
         extra = {k: v for k, v in measure().items() if isinstance(v, (int, float, str)) and v != ""}
+        if extra:
+            extra[MEASURED_KEY] = ",".join(extra)  # which keys merged_measurements joins across passes
         bench.update_metadata(extra)
     pyperf.BenchmarkSuite([bench]).dump(args.result, replace=True)
     return 0

@@ -252,6 +252,52 @@ def test_passes_run_every_case_in_turn_and_add_the_runs(tmp_path, capsys):
     assert "2 benchmarks x 2 passes" in capsys.readouterr().err
 
 
+def _one_pass(path: Path, values: list[float], measured: dict[str, object], date: str) -> Path:
+    """A one-benchmark result as ``bench.runner`` writes it: a run with values, and its
+    ``measure()`` numbers (with the key list) in every run's metadata."""
+    md = {"name": "x/case", "unit": "second", "date": date, **measured}
+    md[runner.MEASURED_KEY] = ",".join(measured)
+    runs = [pyperf.Run([v], warmups=None, metadata=md, collect_metadata=False) for v in values]
+    pyperf.BenchmarkSuite([pyperf.Benchmark(runs)]).dump(str(path), replace=True)
+    return path
+
+
+def test_passes_keep_one_value_per_measured_number(tmp_path):
+    """The runs of several passes join one benchmark: a ``measure()`` number that differs
+    between the passes is their mean (pyperf would show the benchmark none at all), one
+    that agrees stays as it is (an int an int), a string is the first pass's; the other
+    per-run metadata (``date``) stays each run's own."""
+    out = tmp_path / "r.json"
+    writer = runner.SuiteWriter(out)
+    a = {"lock_wait_s": 0.25, "nodes": 10, "policy": "range"}
+    b = {"lock_wait_s": 0.5, "nodes": 10, "policy": "range-list"}
+    writer.add(_one_pass(tmp_path / "1.json", [1.0, 1.1], a, "2026-12-05T10:00:00"))
+    writer.add(_one_pass(tmp_path / "2.json", [1.2, 1.3], b, "2026-12-05T11:00:00"))
+    bench = pyperf.BenchmarkSuite.load(str(out)).get_benchmark("x/case")
+    md = bench.get_metadata()
+    assert bench.get_values() == (1.0, 1.1, 1.2, 1.3)
+    assert md["lock_wait_s"] == 0.375 and md["nodes"] == 10 and type(md["nodes"]) is int
+    assert md["policy"] == "range"
+    assert md[runner.MEASURED_KEY] == "lock_wait_s,nodes,policy"
+    assert "date" not in md  # not a measured number: the runs keep their own
+    hours = [run.get_metadata()["date"][:13] for run in bench.get_runs()]
+    assert hours == ["2026-12-05T10"] * 2 + ["2026-12-05T11"] * 2
+
+
+def test_passes_of_a_suite_keep_its_measured_numbers(tmp_path):
+    """End to end: ``--passes 2`` of a suite with untimed numbers; each is on the benchmark."""
+    out = tmp_path / "r.json"
+    args = ["bench", "--suite", "insert", "--size", "100", "--backend", "maple", "--filter", "*random*"]
+    args += ["--fast", "--debug-single-value", "--no-table", "--no-report", "-o", str(out), "--passes", "2"]
+    assert main(args) == 0
+    for bench in pyperf.BenchmarkSuite.load(str(out)).get_benchmarks():
+        md = bench.get_metadata()
+        keys = md[runner.MEASURED_KEY].split(",")
+        assert "insert_nodes_allocated" in keys or "churn_nodes_allocated" in keys
+        assert all(k in md for k in keys), [k for k in keys if k not in md]
+        assert bench.get_nrun() == 2
+
+
 def test_zero_passes_are_refused_and_nothing_is_written(tmp_path):
     out = tmp_path / "r.json"
     assert main(["bench", "--suite", "gap", "--size", "100", "--backend", "list", "--passes", "0", "-o", str(out)]) == 2
