@@ -1,11 +1,11 @@
-"""The ``rbtree`` backend: VMAs in an augmented red-black tree (pre-6.1 ``mm_rb``).
+"""``RBTreeIndex``: VMAs in an augmented red-black tree, threaded in address order (``mm_rb``).
 
 Invariant
 ---------
 One ``VMANode`` per stored VMA in an ``rbtree.RBTree`` ordered by ``start``
 (VMAs never overlap, so in-order is address order and ``next`` threads the
 VMA list, the kernel's ``vm_next``/``vm_prev``).  Two augmentations, kept by
-the ``propagate``/``copy``/``rotate`` callbacks of ``_VMAAugment``::
+the ``propagate``/``copy``/``rotate`` callbacks of ``node.VMAAugment``::
 
     gap(n)          = n.start - n.prev.end      (n.start for the first VMA)
     subtree_gap(n)  = max(gap(n), subtree_gap(n.left), subtree_gap(n.right))
@@ -25,12 +25,11 @@ Layout
 ------
 ::
 
-      VMANode
-      +--------+------+-------+-----+------+------+
-      | parent | left | right | red | prev | next |   RBNode
-      +--------+------+-------+-----+------+------+
-      | start  | end  |  vma  | gap | subtree_gap | subtree_last |
-      +--------+------+-------+-----+-------------+--------------+
+      tree.root                  tree.first <-> ... <-> tree.last   (prev/next: vm_prev/vm_next)
+         |
+      VMANode [start, end)  gap  subtree_gap  subtree_last      (its slots: node.py)
+       /     \
+    left     right          (subtrees of lower / higher addresses)
 
 Every read is one descent from the root (``find``/``lookup``/``find_prev``/
 ``intersection``); ``overlapping`` and iteration follow ``next`` after it.
@@ -62,190 +61,22 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+from structures.backends.rbtree.node import (
+    VMAAugment,
+    VMANode,
+    bare_node,
+    build_balanced,
+    copy_tree,
+    make_nodes,
+    subtree_values,
+)
 from structures.base import VMAIndex
-from structures.lib.rbtree import AugmentCallbacks, RBNode, RBTree
+from structures.lib.rbtree import RBTree
 from structures.vma import PAGE_SIZE, TASK_SIZE, VMA, InvariantError, NotMappedError, OverlapError
 
-__all__ = ["RBTreeIndex", "VMANode"]
+__all__ = ["RBTreeIndex"]
 
 _PAGE_MASK = PAGE_SIZE - 1
-
-
-class VMANode(RBNode):
-    """A tree node holding one VMA (its bounds copied out for the hot loops)."""
-
-    __slots__ = ("end", "gap", "start", "subtree_gap", "subtree_last", "vma")
-
-    def __init__(self, vma: VMA, gap: int) -> None:
-        # Only the VMA's slots: RBTree.insert sets the shape and thread slots (parent, left,
-        # right, red, prev, next) when it links the node, bulk builds and dup set them
-        # directly.  RBNode.__init__ not called and no slot set twice: 0.32 -> 0.22 us
-        # per node (all slots here, min of 30 interleaved rounds), then 25.8k -> 25.5k
-        # instructions per insert/remove op (insert + remove of 10k VMAs, callgrind).
-        # RBTreeIndex.insert, the hot path, writes this out on a bare node.
-        self.vma = vma
-        self.start = vma.start
-        self.end = vma.end
-        self.gap = self.subtree_gap = gap
-        self.subtree_last = vma.end - 1
-
-    def describe(self) -> str:
-        return f"VMANode[{self.start:#x}-{self.end:#x}]"
-
-    def __repr__(self) -> str:
-        return f"<{self.describe()} gap={self.gap:#x} subtree_gap={self.subtree_gap:#x}>"
-
-
-_new_node = VMANode.__new__  # a bare node: RBTreeIndex.insert sets its slots itself
-
-
-class _VMAAugment(AugmentCallbacks):
-    """``subtree_gap`` + ``subtree_last`` callbacks (one compute for both); counts the
-    rotations (the core calls ``rotate`` once per rotation: ``write_stats``' rebalances)."""
-
-    def __init__(self) -> None:
-        self.rotations = 0
-
-    def propagate(self, node: Any, stop: Any) -> None:
-        while node is not stop:
-            g = node.gap
-            c = node.left
-            if c is not None and c.subtree_gap > g:
-                g = c.subtree_gap
-            c = node.right
-            if c is not None:
-                # subtree_last: the right child's (the rightmost VMA's), not a max of three,
-                # here and in rotate: 21.85k -> 19.66k instructions per op (callgrind)
-                if c.subtree_gap > g:
-                    g = c.subtree_gap
-                m = c.subtree_last
-            else:
-                m = node.end - 1
-            if g == node.subtree_gap and m == node.subtree_last:
-                break  # unchanged here: unchanged above
-            node.subtree_gap = g
-            node.subtree_last = m
-            node = node.parent
-
-    def copy(self, old: Any, new: Any) -> None:
-        new.subtree_gap = old.subtree_gap
-        new.subtree_last = old.subtree_last
-
-    def rotate(self, old: Any, new: Any) -> None:
-        self.rotations += 1
-        new.subtree_gap = old.subtree_gap
-        new.subtree_last = old.subtree_last
-        # propagate's compute of old written out: one call less per rotation (insert +
-        # remove of 10k VMAs, random order: 27.1k -> 26.6k instructions per op, callgrind)
-        g = old.gap
-        c = old.left
-        if c is not None and c.subtree_gap > g:
-            g = c.subtree_gap
-        c = old.right
-        if c is not None:
-            if c.subtree_gap > g:
-                g = c.subtree_gap
-            m = c.subtree_last
-        else:
-            m = old.end - 1
-        old.subtree_gap = g
-        old.subtree_last = m
-
-
-def _compute(node: Any) -> tuple[int, int]:
-    """``(subtree_gap, subtree_last)`` of ``node`` from its own fields and children."""
-    g = node.gap
-    m = node.end - 1
-    for c in (node.left, node.right):
-        if c is not None:
-            g = max(g, c.subtree_gap)
-            m = max(m, c.subtree_last)
-    return g, m
-
-
-def _build_balanced(
-    nodes: list[VMANode], lo: int, hi: int, parent: VMANode | None, depth: int, red_depth: int
-) -> VMANode:
-    """The subtree of ``nodes[lo:hi]`` (``lo < hi``) under ``parent``, ``nodes[mid]`` its
-    root: shape, colours (red only at ``red_depth``) and augmentations, children first.
-    A module function, not a closure over ``nodes`` (a recursive closure is a reference
-    cycle that kept every node of a dropped child alive until a full collection), and
-    no call for an empty range: the shape pass of a 10k build 3.10 -> 2.36 ms (min of
-    15 rounds, GC off)."""
-    mid = (lo + hi) >> 1
-    node = nodes[mid]
-    node.parent = parent
-    node.red = depth == red_depth
-    g = node.gap
-    if lo < mid:
-        left = node.left = _build_balanced(nodes, lo, mid, node, depth + 1, red_depth)
-        if left.subtree_gap > g:
-            g = left.subtree_gap
-    else:
-        node.left = None
-    if mid + 1 < hi:
-        right = node.right = _build_balanced(nodes, mid + 1, hi, node, depth + 1, red_depth)
-        if right.subtree_gap > g:
-            g = right.subtree_gap
-        node.subtree_last = right.subtree_last  # the rightmost VMA ends last
-    else:
-        node.right = None
-        node.subtree_last = node.end - 1
-    node.subtree_gap = g
-    return node
-
-
-def _copy_tree(root: VMANode) -> tuple[VMANode, VMANode, VMANode]:
-    """``(root, first, last)`` of a node-for-node copy of the tree under ``root``: one
-    in-order walk of both trees in step (copy a node, go left; else thread it, go right;
-    else climb both trees to the first ancestor entered from its left), ``head`` above the
-    root and before the first node.  No recursion, no stack: the recursive copy, a Python
-    call per node, took 54.4M instructions per dup of 10k VMAs, this 52.8M (callgrind)."""
-    head = _new_node(VMANode)
-    prev = head  # the copy's last node threaded so far
-    o, up, left = root, head, True  # copy o as up's left (or right) child
-    while True:
-        n = _new_node(VMANode)
-        n.vma = o.vma
-        n.start = o.start
-        n.end = o.end
-        n.gap = o.gap
-        n.subtree_gap = o.subtree_gap
-        n.subtree_last = o.subtree_last
-        n.red = o.red
-        n.parent = up
-        if left:
-            up.left = n
-        else:
-            up.right = n
-        c = o.left
-        if c is not None:
-            o, up, left = c, n, True
-            continue
-        n.left = None
-        while True:  # all left of n is copied and threaded: thread n, go right or up
-            n.prev = prev
-            prev.next = n
-            prev = n
-            c = o.right
-            if c is not None:
-                break
-            n.right = None
-            p = o.parent
-            while p is not None and p.right is o:
-                o = p
-                n = n.parent
-                p = o.parent
-            if p is None:  # back above the root: all copied
-                prev.next = None
-                first = head.next
-                first.prev = None
-                copy = head.left
-                copy.parent = None
-                return copy, first, prev
-            o = p
-            n = n.parent
-        o, up, left = c, n, False
 
 
 class RBTreeIndex(VMAIndex):
@@ -257,7 +88,7 @@ class RBTreeIndex(VMAIndex):
 
     def __init__(self, *, lock: object = None) -> None:
         super().__init__(lock=lock)
-        self._augment = _VMAAugment()
+        self._augment = VMAAugment()
         self._tree = RBTree(self._augment)
 
     # ------------------------------------------------------------------
@@ -391,7 +222,7 @@ class RBTreeIndex(VMAIndex):
                 raise OverlapError(f"{vma!r} overlaps stored {above.vma!r}", existing=above.vma)
             # VMANode.__init__ written out (no type call, no second frame): 19.18k -> 18.87k
             # instructions per op here (callgrind, random build + teardown of 10k VMAs)
-            node = _new_node(VMANode)
+            node = bare_node(VMANode)
             node.vma = vma
             node.start = start
             node.end = end
@@ -495,46 +326,27 @@ class RBTreeIndex(VMAIndex):
         n.bit_length()``); the nodes at depth ``D`` are red (unless the tree is perfect),
         all others black, so every such path has ``D - 1`` black nodes and no red node
         has a child.  Threads and augmentations are set on the way (children first).
-        Bare nodes and ``_build_balanced`` (no closure): ``bulk_load(parent)`` + drop of a
+        Bare nodes (``make_nodes``) and ``build_balanced`` (no closure): ``bulk_load(parent)`` + drop of a
         10k child, the fork suite's loop in one process, 11.5 / 13.6 -> 7.0 / 7.5 ms (min /
         median of 8 rounds, GC on; the ascending re-insert 51.8 / 53.1 ms there)."""
         tree = self._tree
         n = len(vmas)
-        nodes: list[VMANode] = []
-        append = nodes.append
-        new_node = _new_node
-        prev_end = 0
-        prev = None
-        for v in vmas:
-            # bare nodes, their slots set here (as RBTreeIndex.insert does): VMANode() calls
-            # took this loop from 2.43 to 3.72 ms per 10k (min of 15 rounds, GC off)
-            node = new_node(VMANode)
-            node.vma = v
-            start = node.start = v.start
-            node.end = v.end
-            node.gap = start - prev_end
-            node.prev = prev
-            if prev is not None:
-                prev.next = node
-            prev = node
-            prev_end = v.end
-            append(node)
-        prev.next = None  # type: ignore[union-attr]  # n >= 1: the base never loads nothing
+        nodes = make_nodes(vmas)
         red_depth = n.bit_length() if (n + 1) & n else 0  # 0: a perfect tree, all black
-        tree.root = _build_balanced(nodes, 0, n, None, 1, red_depth)
+        tree.root = build_balanced(nodes, 0, n, None, 1, red_depth)
         tree.first = nodes[0]
         tree.last = nodes[-1]
         tree.count = n
         self._nodes_allocated += n
 
     def _dup(self) -> VMAIndex:
-        """The tree's exact shape, colours and augmented values: ``_copy_tree``."""
+        """The tree's exact shape, colours and augmented values: ``copy_tree``."""
         child = self._spawn()
         assert isinstance(child, RBTreeIndex)
         src = self._tree
         if src.root is not None:
             tree = child._tree
-            tree.root, tree.first, tree.last = _copy_tree(src.root)
+            tree.root, tree.first, tree.last = copy_tree(src.root)
             tree.count = src.count
             child._nodes_allocated = child._nodes_copied = src.count
         return child
@@ -682,7 +494,7 @@ class RBTreeIndex(VMAIndex):
             want_gap = node.start - (node.prev.end if node.prev is not None else 0)
             if node.gap != want_gap:
                 raise InvariantError(f"rbtree: node {node.describe()} slot gap={node.gap:#x}, recomputed {want_gap:#x}")
-            g, m = _compute(node)
+            g, m = subtree_values(node)
             if node.subtree_gap != g:
                 raise InvariantError(
                     f"rbtree: node {node.describe()} slot subtree_gap={node.subtree_gap:#x}, recomputed {g:#x}"
