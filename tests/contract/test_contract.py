@@ -8,6 +8,7 @@ the index's carried lock of every kind guarding compound operations.
 
 from __future__ import annotations
 
+import itertools
 import random
 import threading
 from typing import Any
@@ -427,6 +428,11 @@ def test_concurrent_writers_and_readers(make: Any) -> None:
                 seen = [x for x in idx if x.name.startswith("stable")]
                 if seen != stable:
                     raise AssertionError(f"reader {rid}: iteration saw {len(seen)} stable VMAs")
+                snap = idx.to_list()  # one atomic snapshot (the xarray's whole-space walk)
+                if [x for x in snap if x.name.startswith("stable")] != stable:
+                    raise AssertionError(f"reader {rid}: to_list() lost stable VMAs")
+                if any(a.end > b.start for a, b in itertools.pairwise(snap)):
+                    raise AssertionError(f"reader {rid}: to_list() is not sorted and disjoint")
         except BaseException as exc:
             errors.append(exc)
 
