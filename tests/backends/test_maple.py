@@ -14,7 +14,7 @@ import pytest
 
 from structures import make_index
 from structures.backends.list import ListIndex
-from structures.backends.maple import store
+from structures.backends.maple import rebuild
 from structures.backends.maple.index import MapleIndex
 from structures.backends.maple.node import LAST, Node
 from structures.vma import PAGE_SIZE, TASK_SIZE, VMA, InvariantError
@@ -121,13 +121,13 @@ def test_remove_moves_a_none_to_the_sibling_instead_of_borrowing(
     overflow, moves the boundary (``reshape.move_null``) in both directions; every step
     checks against a list, and the space ends as one None."""
     steps: list[int] = []
-    move = store.move_null
+    move = rebuild.move_null
 
     def counted(*args: Any) -> Node:
         steps.append(args[-1])
         return move(*args)
 
-    monkeypatch.setattr(store, "move_null", counted)
+    monkeypatch.setattr(rebuild, "move_null", counted)
     rnd = random.Random(7)
     m = MapleIndex(leaf_slots=widths[0], internal_slots=widths[1])
     ref = ListIndex()

@@ -1,9 +1,9 @@
-"""The maple tree's general write path: path copying into private nodes (the fallback of ``store``).
+"""The maple tree's general write path: path copying into private nodes (the fallback of ``store`` and ``rebuild``).
 
 Invariant
 ---------
-Used for the writes the publishing paths of ``structures.backends.maple.store`` cannot
-do: a None that must join the neighbouring leaf's None under another parent
+Used for the writes the publishing paths of ``structures.backends.maple.store`` and
+``rebuild`` cannot do: a None that must join the neighbouring leaf's None under another parent
 (``_join_nulls`` moves the leaf boundary), a window that cannot keep the
 minimum fill, ``replace`` (one publish for the whole replacement) and
 ``clear``.  Every node it edits is a private copy: ``gen ==

@@ -135,7 +135,7 @@ height changes.
 
 Modules: ``node`` (node layout, geometry, stats, ``dump``), ``gap`` (gap
 search), ``check`` (the sub-checks ``check()`` runs), ``cow`` (private path
-copies), ``store`` (every publishing store: fast path, climbing rebuild,
+copies), ``store`` (the fast paths), ``rebuild`` (climbing rebuild,
 ``_publish``), ``bulk`` (bulk build, node copy), this one (readers, the
 ``VMAIndex`` methods).
 

@@ -5,7 +5,7 @@ Invariant
 Every function here builds new nodes from the lists it is handed (new lists
 or published ones, which it only reads) and returns them with their last
 pivots and gaps; nothing here stores into a node another thread can see or
-publishes anything: ``structures.backends.maple.store`` does, with one
+publishes anything: ``structures.backends.maple.rebuild`` does, with one
 reference store.  A split keeps the slots in order, so when no two Nones are
 adjacent in the joined lists, no boundary it makes has a None on both sides.
 
