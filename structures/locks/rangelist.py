@@ -27,6 +27,23 @@ any number of acquisitions.  A request sleeps (``gate`` set) only while it is
 on the ``waiters`` of one of its blockers, which wakes it when it leaves or
 downgrades; the waker clears ``gate`` (no lost wake-up: ``check()``).
 
+Cheat mode (FreeBSD's ``kern_rangelock.c`` has one; this is a stricter
+form of it): a new lock starts *cheating*.  A request that finds it empty
+is granted at once, without a part in any list: it is the *lone* request,
+kept beside the lists.  The next request to arrive while the lone one is
+still held -- any mode, any range, any thread -- *inflates* the lock: under
+the cheat lock it links the lone request into the (empty) lists as a
+granted part of every shard it meets, with the first arrival number there,
+and turns cheating off for good; then it takes its own part as any request
+does.  Nothing ever waits in cheat mode, so no rule below changes: the lone
+request arrived before everything that meets it in a list, and a thread
+holding one range that asks for a second one only inflates the lock
+(FreeBSD's cheat mode drains instead, and such a thread would wait for
+itself).  Until the first overlap in time every acquisition passes through
+the cheat lock; after it, one attribute load more.  The lock never goes
+back to cheating: knowing that every list is empty again would take every
+shard's lock.
+
 Fairness, exactly: within a shard, conflicting requests are granted in arrival
 (``seq``) order — a request waits for every earlier conflicting request of
 the shard, granted or still waiting, and for nothing else.  So readers share
@@ -54,9 +71,9 @@ Nothing else is locked: the insertion walk and the blocker scan read the
 list without a lock (``next`` of an unlinked part stays as it was when it was
 unlinked, so a walk never loses a part that stayed linked, and a part linked
 before the scanner's ticket was issued was linked before its scan began).
-There is no lock that every acquisition passes through: an acquisition takes
-its shard's head lock twice (link, unlink), a request spanning shards once
-per part and shard.
+Once the lock has inflated there is no lock that every acquisition passes
+through: an acquisition takes its shard's head lock twice (link, unlink), a
+request spanning shards once per part and shard.
 
 Measured choices (pyperf, 2-core AMD EPYC VM shared with other jobs, so
 +-30 %; CPython 3.11 / 3.13.15t with the GIL off; ``vmalab bench --suite
@@ -97,6 +114,14 @@ rangelock`` has the lock-level numbers):
   releaser marks and unlinks its part in one section — two stores more under
   a lock it takes anyway — so the lists hold only live requests, and no walk
   ever pays for a dead node or for unlinking someone else's.
+* cheat mode (FreeBSD's, made stricter: the lone request inflates rather than
+  drains): acquire_write + release of one page on an empty lock 1.67 -> 1.22
+  us on 3.11 and 3.44 -> 2.71 us on 3.13t with the GIL off (timeit, best of
+  15 x 20,000; the rwsem 1.24 / 2.79, Bueso's tree lock, whose lone request is
+  parked beside its tree, 1.21 / 2.81).  One thread alone in the lock pays
+  that on every acquisition (``brk1`` and the mm experiment at one thread);
+  after the inflation, one attribute load.  ``RangeListLock(cheat=False)``
+  starts in list mode.
 * with ``with lock:`` rather than ``acquire()``/``release()`` (about 100 ns
   cheaper per section on 3.11): a ``KeyboardInterrupt`` between the two would
   leave a head locked and wedge its shard; ``with`` leaves no such window.
@@ -106,6 +131,7 @@ Layout
 ::
 
     RangeListLock
+      _cheating, _lone, _cheat_lk             cheat mode: the lone request, in no list
       _shards: (head_0, ..., head_{K-1})      K = shards, a power of two
                  |
     head_k  [ lk | next | ticket | entered failed contended timeouts wait_time max_wait ]
@@ -133,7 +159,7 @@ Layout
 
 API
 ---
-``RangeListLock(shards=8, region_shift=21)`` with the ``LockBase`` API:
+``RangeListLock(shards=8, region_shift=21, cheat=True)`` with the ``LockBase`` API:
 ``read``, ``write``, ``acquire_read``, ``acquire_write`` (``timeout``,
 ``blocking``), ``try_read``, ``try_write``, ``release``, ``downgrade``,
 ``stats``, ``check``; ``len(lock)`` = live requests; ``held()``,
@@ -330,15 +356,23 @@ class RangeListLock(RangeListIntrospection, LockBase):
     ranged = True
     _part_type = _Node
 
-    def __init__(self, shards: int = DEFAULT_SHARDS, region_shift: int = DEFAULT_REGION_SHIFT) -> None:
+    def __init__(
+        self, shards: int = DEFAULT_SHARDS, region_shift: int = DEFAULT_REGION_SHIFT, cheat: bool = True
+    ) -> None:
         if type(shards) is not int or shards < 1 or shards & (shards - 1):
             raise InvalidRangeError(f"shards={shards!r} must be a power of two")
         if type(region_shift) is not int or not 12 <= region_shift <= 47:
             raise InvalidRangeError(f"region_shift={region_shift!r} must be an int in [12, 47]")
+        if type(cheat) is not bool:
+            raise InvalidRangeError(f"cheat={cheat!r} must be a bool")
         super().__init__()  # LockBase's _mutex is never taken here; _stats stays unused (counters are per shard)
         self._shards = tuple(_Head(i) for i in range(shards))
         self._mask = shards - 1
         self._shift = region_shift
+        self._cheating = cheat  # True -> False once, under _cheat_lk (the module docstring)
+        self._cheat_lk = _new_lock()  # guards _cheating's change, _lone and _cheat_entered
+        self._lone: _Node | None = None  # the request granted in cheat mode, in no list
+        self._cheat_entered = 0  # requests granted in cheat mode
 
     @property
     def shards(self) -> int:
@@ -352,6 +386,20 @@ class RangeListLock(RangeListIntrospection, LockBase):
     # acquire
     # ------------------------------------------------------------------
     def _acquire(self, write: bool, start: int, end: int, blocking: bool, timeout: float | None) -> LockHandle | None:
+        if self._cheating:  # cheat mode (written out: as a method, 1.41 us on 3.11 against 1.22)
+            # acquire_write + release of one page on an empty lock (timeit, best of 15 x 20,000):
+            # 1.67 -> 1.22 us on 3.11, 3.44 -> 2.71 us on 3.13t with the GIL off (rwsem: 1.24, 2.79)
+            with self._cheat_lk:
+                if self._cheating:
+                    lone = self._lone
+                    if lone is None:  # the lock is empty: the lone request, in no list
+                        node = _Node(self, write, start, end, None)  # type: ignore[arg-type]
+                        node.seq = 0
+                        node.state = GRANTED
+                        self._lone = node
+                        self._cheat_entered += 1
+                        return node
+                    self._inflate(lone)  # the first overlap in time: list mode for good
         shift = self._shift
         region = (start + 1) >> shift  # regions are offset by one byte (the module docstring says why)
         if region != end >> shift:
@@ -385,6 +433,30 @@ class RangeListLock(RangeListIntrospection, LockBase):
             node.state = GRANTED
             return node
         return self._contended((node,), 0, blocker, blocking, timeout)
+
+    def _inflate(self, lone: _Node) -> None:
+        """Link the lone request into the empty lists, granted, in ascending shard order, and
+        stop cheating for good (the cheat lock held; nothing is linked anywhere yet).
+
+        ``lone.head`` is stored last, once every part is linked: its holder, releasing or
+        downgrading meanwhile, sees ``head is None`` and waits for the cheat lock, so it
+        never finds a part of its request not linked yet."""
+        shift = self._shift
+        heads = self._heads_of((lone.start + 1) >> shift, lone.end >> shift)
+        if len(heads) > 1:
+            parts = (lone, *(_Node(self, lone.write, lone.start, lone.end, h) for h in heads[1:]))
+            for part in parts:
+                part.parts = parts
+                part.state = GRANTED
+        else:
+            parts = (lone,)
+        for part, head in zip(parts, heads, strict=True):
+            blocker = _enter(head, part, 0)  # counted in _cheat_entered, not again in the shard
+            if blocker is not None:  # (not reached: the lists were empty) a broken invariant, said loudly
+                raise RuntimeError(f"range-list: inflating {lone!r} met {blocker!r} in a list that was empty")
+        lone.head = heads[0]
+        self._lone = None
+        self._cheating = False
 
     def _acquire_parts(
         self, write: bool, start: int, end: int, first: int, last: int, blocking: bool, timeout: float | None
@@ -492,6 +564,12 @@ class RangeListLock(RangeListIntrospection, LockBase):
         """Release a granted handle (``RuntimeError``, changing nothing, if this lock does not hold it)."""
         if type(handle) is not _Node or handle.owner is not self or handle.state is not GRANTED:
             raise RuntimeError(f"release of a lock handle that is not held: {handle!r}")
+        if handle.head is None:  # the lone request, unless an inflation has just linked it
+            with self._cheat_lk:
+                if self._lone is handle:
+                    self._lone = None
+                    handle.state = RELEASED
+                    return
         parts = handle.parts
         if parts is None:
             head = handle.head
@@ -519,6 +597,11 @@ class RangeListLock(RangeListIntrospection, LockBase):
         if type(handle) is not _Node:
             raise RuntimeError(f"downgrade needs a held write handle, got {handle!r}")
         self._validate_downgrade(handle, _Node)
+        if handle.head is None:  # as in release
+            with self._cheat_lk:
+                if self._lone is handle:  # the lone request: nobody waits behind it
+                    handle.write = False
+                    return
         for part in handle.parts or (handle,):
             with part.head.lk:
                 part.write = False

@@ -66,14 +66,21 @@ class RangeListIntrospection:
     _shift: int
     _mask: int
     _part_type: type[Any]  # the class of the lock's list nodes
+    _cheating: bool
+    _cheat_lk: Any
+    _lone: Any  # the request granted in cheat mode (in no list), or None
+    _cheat_entered: int
 
     def _requests(self) -> list[Any]:
         """Every live request once (its handle), in address order."""
         seen: dict[int, Any] = {}
+        lone = self._lone
+        if lone is not None:
+            seen[id(lone)] = lone
         for node in (node for head in self._shards for node in chain(head)):
             handle = node.parts[0] if node.parts else node
             seen.setdefault(id(handle), handle)
-        return sorted(seen.values(), key=lambda h: (h.start, h.end, h.head.index, h.seq))
+        return sorted(seen.values(), key=lambda h: (h.start, h.end, h.head.index if h.head else -1, h.seq))
 
     def __len__(self) -> int:
         """Live requests (granted + waiting); 0 when the lock is idle."""
@@ -89,6 +96,8 @@ class RangeListIntrospection:
         return self._occupancy()["waiting"]
 
     def _blockers_now(self, head: Any, node: Any) -> int:
+        if head is None:  # the lone request (or one an inflation is linking this instant)
+            return 0
         return sum(1 for other in chain(head) if other.seq < node.seq and not other.marked and conflicts(node, other))
 
     def ranges(self) -> list[tuple[int, int, bool, str, int]]:
@@ -119,7 +128,9 @@ class RangeListIntrospection:
         ``acquisitions`` counts the requests granted so far: the requests that
         entered, less those never granted and those still waiting.
         """
-        totals: dict[str, Any] = {"entered": 0, "failed": 0, "contended": 0, "timeouts": 0, "wait_time": 0.0}
+        with self._cheat_lk:
+            entered = self._cheat_entered
+        totals: dict[str, Any] = {"entered": entered, "failed": 0, "contended": 0, "timeouts": 0, "wait_time": 0.0}
         max_wait = 0.0
         for head in self._shards:
             with head.lk:
@@ -145,16 +156,37 @@ class RangeListIntrospection:
         """
         taken = []
         try:
+            self._cheat_lk.acquire()  # first, as an inflation takes it before the heads' locks
+            taken.append(self._cheat_lk)
             for head in self._shards:
                 head.lk.acquire()
                 taken.append(head.lk)
+            self._check_cheat()
             for head in self._shards:
                 self._check_shard(head)
             for handle in self._requests():
-                self._check_request(handle)
+                if handle is not self._lone:  # (the lone one: _check_cheat)
+                    self._check_request(handle)
         finally:
             for lk in reversed(taken):
                 lk.release()
+
+    def _check_cheat(self) -> None:
+        """Cheating: every list empty, and the lone request (if any) granted, unlinked, whole.
+        Not cheating: no lone request."""
+        lone = self._lone
+        if not self._cheating:
+            if lone is not None:
+                raise InvariantError(f"range-list: lone request {lone!r} kept after the lock inflated")
+            return
+        for head in self._shards:
+            if head.next is not None:
+                raise InvariantError(f"range-list: cheating, but shard {head.index} links {head.next!r}")
+        if lone is not None and (
+            type(lone) is not self._part_type or lone.owner is not self or lone.state != GRANTED
+            or lone.head is not None or lone.parts is not None or lone.seq != 0
+        ):  # fmt: skip
+            raise InvariantError(f"range-list: the lone request {lone!r} is not a granted request in no list")
 
     def _check_shard(self, head: Any) -> None:
         """Sorted by start; only live parts of this lock that belong here; arrival numbers unique and issued."""

@@ -1,4 +1,4 @@
-"""RangeListLock specifics: FIFO among conflicts, shards, spanning requests, cleanup, memory bound, check()."""
+"""RangeListLock specifics: FIFO, shards, spanning requests, cheat mode, cleanup, memory bound, check()."""
 
 from __future__ import annotations
 
@@ -386,7 +386,7 @@ def test_release_misuse_changes_nothing() -> None:
 def test_windows_around_region_aligned_mappings_stay_in_one_shard() -> None:
     """The range policy locks [s - 1, e + 1) to meet its neighbours: with regions offset by one byte,
     such a window around a mapping that starts on a region boundary has one part, in the mapping's shard."""
-    lock = RangeListLock()
+    lock = RangeListLock(cheat=False)  # every request in the lists: the parts are what is tested
     for s in (16 << 30, (16 << 30) + 7 * REGION):
         h = lock.acquire_write(s - 1, s + 64 * 4096 + 1)
         assert h is not None and h.parts is None and h.head.index == shard(lock, s)
@@ -439,3 +439,174 @@ def test_check_recomputes_the_invariant() -> None:
     w.release()
     lock.release(b)
     wait_until(lambda: len(lock) == 0)
+
+
+# ----------------------------------------------------------------------
+# cheat mode: the lone request, and the inflation at the first overlap in time
+# ----------------------------------------------------------------------
+def test_cheat_mode_grants_a_lone_request_outside_the_lists() -> None:
+    lock = RangeListLock()
+    for write in (True, False, True):
+        h = lock.acquire_write(0, 4096) if write else lock.acquire_read(0, 1 << 40)
+        assert h is not None and h.granted and h.head is None and h.seq == 0
+        assert chains(lock) == [0] * lock.shards and len(lock) == 1
+        assert lock.held() == ((0, 1) if write else (1, 0))
+        assert lock.ranges() == [(h.start, h.end, write, "granted", 0)]
+        lock.check()
+        lock.release(h)
+        assert len(lock) == 0 and lock._cheating  # one at a time: never inflated
+    assert lock.stats()["acquisitions"] == 3
+    lock.check()
+
+
+def test_the_next_arrival_inflates_the_lock_in_arrival_order() -> None:
+    """The lone writer becomes the first arrival of its shard; a conflicting newcomer queues behind
+    it (FIFO), a disjoint one is granted at once; the lock never cheats again."""
+    lock = RangeListLock()
+    w0 = lock.acquire_write(0, 100)
+    assert w0 is not None and w0.head is None
+    w1 = Waiter(lock, True, 50, 60)
+    assert w1.result == "pending"  # asleep behind the lone writer, which is now linked
+    assert w0.head is not None and w0.seq == 1 and not lock._cheating
+    r2 = lock.acquire_read(1 << 30, (1 << 30) + 4096)  # disjoint: no wait
+    assert r2 is not None
+    assert states(lock) == {
+        (0, 100, True): ("granted", 0),
+        (50, 60, True): ("waiting", 1),
+        ((1 << 30), (1 << 30) + 4096, False): ("granted", 0),
+    }
+    lock.check()
+    lock.release(w0)
+    assert w1.done.wait(5) and w1.result == "granted"
+    w1.release()
+    lock.release(r2)
+    wait_until(lambda: len(lock) == 0)
+    assert chains(lock) == [0] * lock.shards and not lock._cheating
+    h = lock.acquire_write(0, 4096)  # list mode from now on: a part in its shard
+    assert h is not None and h.head is not None and sum(chains(lock)) == 1
+    lock.release(h)
+    lock.check()
+
+
+def test_a_thread_holding_the_lone_range_takes_a_second_disjoint_one_without_waiting() -> None:
+    """FreeBSD's cheat mode drains on a conflict, where this thread would wait for itself."""
+    lock = RangeListLock()
+    a = lock.acquire_write(0, 4096)
+    b = lock.acquire_write(1 << 30, (1 << 30) + 4096, timeout=1.0)
+    c = lock.acquire_read(8192, 12288, timeout=1.0)
+    assert a is not None and b is not None and c is not None and lock.held() == (1, 2)
+    lock.check()
+    for h in (b, a, c):
+        lock.release(h)
+    assert len(lock) == 0
+    lock.check()
+
+
+@pytest.mark.parametrize("how", ["try", "timeout"])
+def test_a_refused_newcomer_still_inflates_and_changes_nothing_else(how: str) -> None:
+    lock = RangeListLock()
+    w = lock.acquire_write(0, 8192)
+    assert w is not None
+    if how == "try":
+        got = lock.try_read(4096, 8192)
+    else:
+        got = lock.acquire_read(4096, 8192, timeout=0.05)
+    assert got is None
+    assert not lock._cheating and len(lock) == 1 and lock.held() == (0, 1) and sum(chains(lock)) == 1
+    stats = lock.stats()
+    assert stats["acquisitions"] == 1 and stats["timeouts"] == (1 if how == "timeout" else 0)
+    lock.check()
+    lock.release(w)
+    assert len(lock) == 0 and chains(lock) == [0] * lock.shards
+    lock.check()
+
+
+def test_downgrade_of_the_lone_writer_then_inflation() -> None:
+    lock = RangeListLock()
+    w = lock.acquire_write(0, 1 << 22)
+    assert w is not None
+    lock.downgrade(w)
+    assert not w.write and lock.held() == (1, 0) and lock._cheating
+    r = lock.acquire_read(0, 4096, timeout=1.0)  # inflates; reader beside reader
+    assert r is not None and not lock._cheating
+    writer = Waiter(lock, True, 0, 4096)
+    assert writer.result == "pending"
+    lock.check()
+    lock.release(w)
+    lock.release(r)
+    assert writer.done.wait(5) and writer.result == "granted"
+    writer.release()
+    wait_until(lambda: len(lock) == 0)
+    lock.check()
+
+
+def test_a_spanning_lone_request_inflates_into_a_part_per_shard() -> None:
+    lock = RangeListLock()
+    span = lock.acquire_read(0, 3 * REGION)  # meets regions 0..3 (offset by a byte)
+    assert span is not None and span.parts is None and span.head is None
+    other = lock.acquire_write(5 * REGION, 5 * REGION + 4096)
+    assert other is not None
+    assert span.parts is not None and len(span.parts) == 4 and span.parts[0] is span
+    assert all(p.state == "granted" and p.seq == 1 for p in span.parts)
+    assert sum(chains(lock)) == 5
+    blocked = Waiter(lock, True, 2 * REGION, 2 * REGION + 4096)  # meets the lone reader's third part
+    assert blocked.result == "pending"
+    lock.check()
+    lock.release(span)
+    assert blocked.done.wait(5)
+    blocked.release()
+    lock.release(other)
+    wait_until(lambda: len(lock) == 0)
+    assert chains(lock) == [0] * lock.shards
+    lock.check()
+
+
+def test_releases_racing_the_inflation_leave_no_trace() -> None:
+    """Two threads take and drop tiny ranges of their own on fresh locks, many times: whichever
+    of a lone release and an inflation comes first, the lock ends empty and consistent."""
+    errors: list[BaseException] = []
+    for _ in range(200):
+        lock = RangeListLock()
+        start = threading.Barrier(2)
+
+        def work(base: int, lock: RangeListLock = lock, start: threading.Barrier = start) -> None:
+            try:
+                start.wait()
+                for i in range(20):
+                    h = lock.acquire_write(base + i * 4096, base + (i + 1) * 4096)
+                    assert h is not None
+                    lock.release(h)
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work, args=(b,)) for b in (0, 1 << 30)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        assert not errors, errors[0]
+        assert len(lock) == 0 and chains(lock) == [0] * lock.shards and lock._lone is None
+        assert lock.stats()["acquisitions"] == 40
+        lock.check()
+
+
+def test_check_sees_a_broken_cheat_mode() -> None:
+    lock = RangeListLock()
+    h = lock.acquire_write(0, 4096)
+    assert h is not None
+    lock.check()
+    h.state = api.RELEASED  # corrupt: the lone request is not granted
+    with pytest.raises(InvariantError, match="lone request"):
+        lock.check()
+    h.state = api.GRANTED
+    lock._shards[3].next = h  # corrupt: a part linked while cheating
+    with pytest.raises(InvariantError, match="cheating, but shard 3"):
+        lock.check()
+    lock._shards[3].next = None
+    lock.release(h)
+    lock.check()
+
+
+def test_cheat_must_be_a_bool() -> None:
+    with pytest.raises(InvalidRangeError, match="cheat=1 must be a bool"):
+        RangeListLock(cheat=1)  # type: ignore[arg-type]
