@@ -118,10 +118,12 @@ rangelock`` has the lock-level numbers):
   drains): acquire_write + release of one page on an empty lock 1.67 -> 1.22
   us on 3.11 and 3.44 -> 2.71 us on 3.13t with the GIL off (timeit, best of
   15 x 20,000; the rwsem 1.24 / 2.79, Bueso's tree lock, whose lone request is
-  parked beside its tree, 1.21 / 2.81).  One thread alone in the lock pays
-  that on every acquisition (``brk1`` and the mm experiment at one thread);
-  after the inflation, one attribute load.  ``RangeListLock(cheat=False)``
-  starts in list mode.
+  parked beside its tree, 1.21 / 2.81).  A lock that only ever has one
+  request at a time in it pays that on every acquisition (``wis`` at one
+  thread; ``brk1`` at every thread count, whose break mutex admits one
+  request at a time; not the mm experiment, whose fault and mapper threads
+  inflate it at once); after the inflation, one attribute load.
+  ``RangeListLock(cheat=False)`` starts in list mode.
 * with ``with lock:`` rather than ``acquire()``/``release()`` (about 100 ns
   cheaper per section on 3.11): a ``KeyboardInterrupt`` between the two would
   leave a head locked and wedge its shard; ``with`` leaves no such window.
