@@ -49,12 +49,12 @@ bench: $(STAMP)
 
 ## test: the whole test suite (plus ruff and mypy)
 test: $(STAMP)
-	$(BIN)/ruff check structures bench tests
+	$(BIN)/ruff check structures bench tests tools
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check structures bench tests
+	$(BIN)/ruff check structures bench tests tools
 	$(BIN)/mypy
 
 ## freethreaded: find or build a free-threaded CPython (3.14t, else 3.13t); its path is the last line
