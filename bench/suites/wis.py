@@ -11,8 +11,9 @@ its test ``ITERATIONS[test]`` times; one *op* is what will-it-scale counts:
 
 * ``page_fault1`` — ``mmap`` ``PF_PAGES`` pages, write-fault every page (each
   fault does ``page_work`` page hashes with the GIL released: the page
-  clearing), ``munmap`` (whose zap does the page work of every page under the
-  policy's write lock).  Ops: faults.
+  clearing), ``munmap`` (whose zap does ``zap_work`` hashes, by default the
+  same, for every page under the policy's write lock: the page's freeing).
+  Ops: faults.
 * ``mmap1`` — ``mmap`` + ``munmap`` of ``MMAP1_BYTES`` (128 MiB, as
   will-it-scale), never touched.  Ops: mmap/munmap pairs.
 * ``malloc1`` — a large ``malloc``/``free`` as glibc serves it: ``mmap`` at the
@@ -65,7 +66,9 @@ Names: ``wis/<test>/threads=<T>/<policy>+<backend>`` (plus ``/lock=<kind>``
 for the range policy over a lock other than ``range``).  Options
 (``--extra``): ``tests`` (default all four), ``policies`` (default
 ``full,range,vma,ideal``), ``lock`` (default ``range,range-list``),
-``page_work`` (default 16), ``affinity`` (``cores``, the default, or ``none``).
+``page_work`` (default 16), ``zap_work`` (page hashes per populated page a munmap zaps;
+default ``page_work``, the model's; ``page_work // 8`` is the kernel's proportion, see
+``AddressSpace``), ``affinity`` (``cores``, the default, or ``none``).
 """
 
 from __future__ import annotations
@@ -108,6 +111,7 @@ EXTRA = {
     "policies": ("strs", "wis: policies among full,range,vma,ideal (default all)"),
     "lock": ("strs", "wis: the range policy's lock kinds (default range,range-list)"),
     "page_work": ("int", "wis: GIL-free page hashes per fault and per zapped page (default 16)"),
+    "zap_work": ("int", "wis: page hashes per zapped page (default page_work; the kernel's share: page_work // 8)"),
     "affinity": ("str", "wis: 'cores' binds thread i to the (i mod n)-th usable CPU, as will-it-scale; 'none'"),
 }
 AFFINITIES = ("cores", "none")
@@ -124,7 +128,8 @@ class WisScenario:
     """One address space, ``threads`` threads each running ``test`` in a region of its own."""
 
     def __init__(
-        self, test: str, policy: str, threads: int, backend: str, page_work: int, lock: str, affinity: str = "cores"
+        self, test: str, policy: str, threads: int, backend: str, page_work: int, lock: str, affinity: str = "cores",
+        zap_work: int | None = None,
     ) -> None:
         if affinity not in AFFINITIES:
             raise ValueError(f"wis: unknown affinity {affinity!r}; known: {', '.join(AFFINITIES)}")
@@ -134,7 +139,9 @@ class WisScenario:
             raise ValueError(f"wis: unknown policy {policy!r}; known: {', '.join(POLICIES)}")
         # mmap_sem is an rwsem: the full and vma policies' mmap lock, and the ideal policy's private locks
         index = make_index(backend, lock=lock if policy == "range" else "rwsem")
-        self.mm = AddressSpace(index, policy=IdealPolicy if policy == "ideal" else policy, page_work=page_work)
+        self.mm = AddressSpace(
+            index, policy=IdealPolicy if policy == "ideal" else policy, page_work=page_work, zap_work=zap_work
+        )
         self.test = test
         self.threads = threads
         self.regions = [BASE + i * GIB for i in range(threads)]
@@ -263,11 +270,13 @@ class WisScenario:
         return {"fault_phase_us": round(fault_s * per, 1), "map_phase_us": round(map_s * per, 1)}
 
 
-def _case(test: str, policy: str, threads: int, backend: str, page_work: int, lock: str, affinity: str) -> Case:
+def _case(
+    test: str, policy: str, threads: int, backend: str, page_work: int, lock: str, affinity: str, zap_work: int
+) -> Case:
     state: dict[str, WisScenario] = {}
 
     def build() -> WisScenario:
-        return WisScenario(test, policy, threads, backend, page_work, lock, affinity)
+        return WisScenario(test, policy, threads, backend, page_work, lock, affinity, zap_work)
 
     def time_func(loops: int) -> float:
         sc = state.get("sc")
@@ -290,7 +299,7 @@ def _case(test: str, policy: str, threads: int, backend: str, page_work: int, lo
     meta = {
         "suite": SUITE, "op": test, "stream": "own-region", "backend": f"{policy}+{backend}", "policy": policy,
         "index": backend, "lock": lock if policy == "range" else "rwsem", "variant": variant, "threads": threads,
-        "page_work": page_work, "affinity": affinity, "ops_per_loop": ops, "cpu_count": cpus,
+        "page_work": page_work, "zap_work": zap_work, "affinity": affinity, "ops_per_loop": ops, "cpu_count": cpus,
         "oversubscribed": int(threads > cpus),
         "gil": int(getattr(sys, "_is_gil_enabled", lambda: True)()),
     }  # fmt: skip
@@ -310,6 +319,9 @@ def cases(opts: SuiteOptions) -> list[Case]:
     page_work = int(opts.extra.get("page_work", PAGE_WORK))
     if page_work < 0:
         raise ValueError(f"wis: page_work={page_work} must not be negative")
+    zap_work = int(opts.extra.get("zap_work", page_work))
+    if zap_work < 0:
+        raise ValueError(f"wis: zap_work={zap_work} must not be negative")
     affinity = str(opts.extra.get("affinity", "cores"))
     if affinity not in AFFINITIES:
         raise ValueError(f"wis: unknown affinity {affinity!r}; known: {', '.join(AFFINITIES)}")
@@ -325,5 +337,5 @@ def cases(opts: SuiteOptions) -> list[Case]:
         for t in threads:
             for policy in policies:
                 for lock in locks if policy == "range" else ("rwsem",):
-                    out.append(_case(test, policy, t, backend, page_work, lock, affinity))
+                    out.append(_case(test, policy, t, backend, page_work, lock, affinity, zap_work))
     return out

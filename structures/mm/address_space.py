@@ -39,7 +39,12 @@ Layout
 API
 ---
 ``AddressSpace(index=None, policy="range", page_work=0, *, lock=None,
-mmap_base=..., mmap_min_addr=..., start_brk=...)`` (``policy`` a name from
+zap_work=None, mmap_base=..., mmap_min_addr=..., start_brk=...)`` (``page_work``:
+GIL-free page hashes per write fault, the page's clearing; ``zap_work``: those per
+populated page a munmap drops, the page's freeing, ``page_work`` when ``None`` —
+this machine's kernel frees a page for 0.11-0.12 of what faulting it costs,
+``tools/pagecost.c``, so ``zap_work = page_work // 8`` is the kernel's proportion;
+``policy`` a name from
 ``policy.POLICIES`` or a ``LockPolicy`` subclass; ``lock`` a lock kind of
 ``structures.locks.LOCK_KINDS`` — ``"rwsem"``, ``"range"``, ``"range-list"`` —
 the index is built with when ``index`` is a name or ``None``; with a ready-made
@@ -54,7 +59,7 @@ mutex held and every fault and mutation kept out by the policy's
 Linux 6.4 made ``dup_mmap`` do, since its faults bypass the mmap lock), the child gets
 ``index.dup()`` (each backend's own copy: maple node by node, rbtree its
 shape, xarray its nodes, list a slice), a copy of the page table and the
-break, the same mmap layout and page work, and a fresh lock policy of the
+break, the same mmap layout, page work and zap work, and a fresh lock policy of the
 same kind over its own fresh lock; nothing is shared after.  The policies
 reach back only through ``policy.FaultHandler``:
 ``fault_locked(addr, write)`` and ``fault_in(vma, addr, write)``.  Helpers ``can_merge``, ``merge_run``, ``page_work``;
@@ -216,6 +221,7 @@ class AddressSpace:
         page_work: int = 0,
         *,
         lock: object = None,
+        zap_work: int | None = None,
         mmap_base: int = DEFAULT_MMAP_BASE,
         mmap_min_addr: int = MMAP_MIN_ADDR,
         start_brk: int = DEFAULT_START_BRK,
@@ -228,6 +234,8 @@ class AddressSpace:
             _check_carried_lock(index, lock)
         if not is_int(page_work) or page_work < 0:
             raise InvalidRangeError(f"page_work must be a non-negative int, got {page_work!r}")
+        if zap_work is not None and (not is_int(zap_work) or zap_work < 0):
+            raise InvalidRangeError(f"zap_work must be a non-negative int or None, got {zap_work!r}")
         for field, v in (("mmap_base", mmap_base), ("mmap_min_addr", mmap_min_addr), ("start_brk", start_brk)):
             if not is_int(v) or v % PAGE_SIZE or not 0 <= v <= TASK_SIZE:
                 raise InvalidRangeError(f"{field}={v!r} must be a page-aligned address")
@@ -235,6 +243,8 @@ class AddressSpace:
             raise InvalidRangeError(f"mmap_min_addr={mmap_min_addr:#x} must be below mmap_base={mmap_base:#x}")
         self.index: VMAIndex = index
         self.page_work = page_work
+        #: page hashes per populated page a zap drops (``_zap``); page_work unless given
+        self.zap_work: int = page_work if zap_work is None else zap_work
         self.mmap_base = mmap_base
         self.mmap_min_addr = mmap_min_addr
         self.start_brk = start_brk
@@ -411,6 +421,7 @@ class AddressSpace:
                 self.index.dup(),
                 type(self.policy),
                 self.page_work,
+                zap_work=self.zap_work,
                 mmap_base=self.mmap_base,
                 mmap_min_addr=self.mmap_min_addr,
                 start_brk=self.start_brk,
@@ -475,14 +486,14 @@ class AddressSpace:
             self._zap(s, e)
 
     def _zap(self, s: int, e: int) -> None:
-        """Drop the populated pages of ``[s, e)``, doing the per-page work (``zap_page_range``)."""
+        """Drop the populated pages of ``[s, e)``, doing ``zap_work`` per page (``zap_page_range``)."""
         lo, hi = s >> PAGE_SHIFT, e >> PAGE_SHIFT
         pages = self._pages
         if hi - lo <= ZAP_SCAN_LIMIT:
             victims: Iterable[int] = range(lo, hi)
         else:
             victims = [p for p in list(pages) if lo <= p < hi]
-        units = self.page_work
+        units = self.zap_work
         for p in victims:
             if pages.pop(p, None) is not None and units:
                 page_work(units)

@@ -414,3 +414,20 @@ def test_wis_cases_and_file(tmp_path: Path) -> None:
     md = bench.get_metadata()
     assert md["ops_counted"] == 3 * 2 * 8 and md["threads"] == 2  # measure(): 3 loops x 2 threads x 8 mallocs
     assert md["affinity"] == "cores"
+
+
+def test_wis_zap_work_sets_what_a_munmap_costs_per_page_and_defaults_to_page_work() -> None:
+    from bench.suites.wis import WisScenario
+
+    base = SuiteOptions(backends=("maple",), sizes=(), threads=(1,), extra={"tests": ["page_fault1"], "page_work": 16})
+    md = load_suite("wis").cases(base)[0].metadata
+    assert md["page_work"] == 16 and md["zap_work"] == 16  # the model's zap: a fault's page work per page
+    kernel = SuiteOptions(backends=("maple",), sizes=(), threads=(1,),
+                          extra={"tests": ["page_fault1"], "page_work": 16, "zap_work": 2})  # fmt: skip
+    assert {c.metadata["zap_work"] for c in load_suite("wis").cases(kernel)} == {2}
+    with pytest.raises(ValueError, match="zap_work=-1 must not be negative"):
+        load_suite("wis").cases(SuiteOptions(backends=("maple",), sizes=(), extra={"zap_work": -1}))
+    sc = WisScenario("page_fault1", "full", 1, "maple", 3, "rwsem", zap_work=0)
+    assert sc.mm.page_work == 3 and sc.mm.zap_work == 0
+    sc.run(2)
+    sc.verify()

@@ -639,3 +639,27 @@ def test_sbrk_is_read_and_move_in_one_step() -> None:
     assert mm.brk() == start + 2 * PAGE_SIZE
     assert [(v.start, v.end) for v in mm.vmas()] == [(start, start + 2 * PAGE_SIZE)]
     mm.check()
+
+
+def test_zap_work_is_what_munmap_does_per_populated_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    import structures.mm.address_space as asp
+
+    calls: list[int] = []
+    monkeypatch.setattr(asp, "page_work", calls.append)
+    mm = AddressSpace("maple", policy="full", page_work=16, zap_work=2)
+    a = mm.mmap(8 * P, addr=BASE, flags=MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED)
+    for k in (0, 3, 5):
+        mm.fault(a + k * P, True)
+    assert calls == [16, 16, 16]  # a fault clears its page: page_work
+    calls.clear()
+    mm.munmap(a, 8 * P)
+    assert calls == [2, 2, 2]  # the zap frees the three populated pages only: zap_work each
+    default = AddressSpace("maple", policy="full", page_work=5)
+    assert default.zap_work == 5  # unset: a zap costs a fault's page work, the model's default
+    assert default.fork().zap_work == 5 and mm.fork().zap_work == 2
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "2", True])
+def test_bad_zap_work_is_refused_by_name(bad: object) -> None:
+    with pytest.raises(InvalidRangeError, match="zap_work must be a non-negative int or None"):
+        AddressSpace("maple", page_work=4, zap_work=bad)  # type: ignore[arg-type]
