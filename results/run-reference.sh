@@ -51,7 +51,7 @@ want fanout   && $V bench --suite lookup --backend 'list,maple[leaf_slots=8],map
 # free-threaded CPython with PYTHON_GIL=0 (`make test-ft` finds or builds it and makes its venv).
 # Same case names as the GIL files above, so `vmalab compare --runs A.json ft-A.json` pairs them.
 if want ft-io || want ft-threaded || want ft-threaded-repeat || want ft-threaded-index || want ft-rangelock || want ft-wis \
-   || want ft-wis-repeat || want ft-wis-zap \
+   || want ft-wis-repeat || want ft-wis-zap || want ft-wis-kernel \
    || want ft-lookup || want ft-insert; then
   FTPY=$(tools/freethreaded.sh | tail -n 1)
   make --no-print-directory PYTHON="$FTPY" lint >/dev/null     # creates .venv-<ver>t with the lab installed
@@ -79,6 +79,9 @@ if want ft-io || want ft-threaded || want ft-threaded-repeat || want ft-threaded
   # of a fault per zapped page here), to check the bound tools/pfbound.py computes for it (section 7)
   want ft-wis-zap   && ft bench --suite wis --backend maple --threads 1,2 --extra tests=page_fault1 --extra zap_work=2 \
                                  -p 4 -n 3 --passes 2 -o $OUT/ft-wis-zap.json $W
+  # and with munmap's zap under the lock downgraded to read as well, as Linux since 4.20: the kernel's page_fault1
+  want ft-wis-kernel && ft bench --suite wis --backend maple --threads 1,2 --extra tests=page_fault1 --extra zap_work=2 \
+                                 --extra downgrade=1 -p 4 -n 3 --passes 2 -o $OUT/ft-wis-kernel.json $W
   # the single-thread cost of the free-threaded build, per structure, at 10,000 VMAs
   want ft-lookup    && ft bench --suite lookup --backend $ALL --size 10k -p 4 -n 3 -o $OUT/ft-lookup.json $W
   want ft-insert    && ft bench --suite insert --backend $ALL --size 10k -p 2 -n 3 --passes 2 -o $OUT/ft-insert.json $W

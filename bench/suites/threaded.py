@@ -146,6 +146,7 @@ class IdealPolicy(LockPolicy):
     """
 
     name = "ideal"
+    downgrades = True
 
     def __init__(self, mm: AddressSpace) -> None:
         super().__init__(mm)
@@ -158,8 +159,13 @@ class IdealPolicy(LockPolicy):
         return lock
 
     def mutate(self, query: Any, apply: Any) -> Any:
-        with self._lock().write():
-            return self._retrying(query, apply)
+        lock = self._lock()
+        h = lock.acquire_write()
+        assert h is not None  # no timeout: granted
+        try:
+            return self._finish(self._retrying(query, apply), lock, h)
+        finally:
+            lock.release(h)
 
     def fault(self, addr: int, write: bool) -> VMA:
         with self._lock().read():

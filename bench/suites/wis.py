@@ -68,7 +68,9 @@ for the range policy over a lock other than ``range``).  Options
 ``full,range,vma,ideal``), ``lock`` (default ``range,range-list``),
 ``page_work`` (default 16), ``zap_work`` (page hashes per populated page a munmap zaps;
 default ``page_work``, the model's; ``page_work // 8`` is the kernel's proportion, see
-``AddressSpace``), ``affinity`` (``cores``, the default, or ``none``).
+``AddressSpace``), ``downgrade`` (1: munmap zaps with the policy's lock downgraded to read,
+as Linux since 4.20; default 0, the zap under the write lock), ``affinity`` (``cores``, the
+default, or ``none``).
 """
 
 from __future__ import annotations
@@ -112,6 +114,7 @@ EXTRA = {
     "lock": ("strs", "wis: the range policy's lock kinds (default range,range-list)"),
     "page_work": ("int", "wis: GIL-free page hashes per fault and per zapped page (default 16)"),
     "zap_work": ("int", "wis: page hashes per zapped page (default page_work; the kernel's share: page_work // 8)"),
+    "downgrade": ("int", "wis: 1 = munmap zaps under the policy's lock downgraded to read, as Linux (default 0)"),
     "affinity": ("str", "wis: 'cores' binds thread i to the (i mod n)-th usable CPU, as will-it-scale; 'none'"),
 }
 AFFINITIES = ("cores", "none")
@@ -129,7 +132,7 @@ class WisScenario:
 
     def __init__(
         self, test: str, policy: str, threads: int, backend: str, page_work: int, lock: str, affinity: str = "cores",
-        zap_work: int | None = None,
+        zap_work: int | None = None, downgrade: bool = False,
     ) -> None:
         if affinity not in AFFINITIES:
             raise ValueError(f"wis: unknown affinity {affinity!r}; known: {', '.join(AFFINITIES)}")
@@ -140,7 +143,8 @@ class WisScenario:
         # mmap_sem is an rwsem: the full and vma policies' mmap lock, and the ideal policy's private locks
         index = make_index(backend, lock=lock if policy == "range" else "rwsem")
         self.mm = AddressSpace(
-            index, policy=IdealPolicy if policy == "ideal" else policy, page_work=page_work, zap_work=zap_work
+            index, policy=IdealPolicy if policy == "ideal" else policy, page_work=page_work, zap_work=zap_work,
+            munmap_downgrade=downgrade,
         )
         self.test = test
         self.threads = threads
@@ -271,12 +275,13 @@ class WisScenario:
 
 
 def _case(
-    test: str, policy: str, threads: int, backend: str, page_work: int, lock: str, affinity: str, zap_work: int
+    test: str, policy: str, threads: int, backend: str, page_work: int, lock: str, affinity: str, zap_work: int,
+    downgrade: bool = False,
 ) -> Case:
     state: dict[str, WisScenario] = {}
 
     def build() -> WisScenario:
-        return WisScenario(test, policy, threads, backend, page_work, lock, affinity, zap_work)
+        return WisScenario(test, policy, threads, backend, page_work, lock, affinity, zap_work, downgrade)
 
     def time_func(loops: int) -> float:
         sc = state.get("sc")
@@ -299,7 +304,8 @@ def _case(
     meta = {
         "suite": SUITE, "op": test, "stream": "own-region", "backend": f"{policy}+{backend}", "policy": policy,
         "index": backend, "lock": lock if policy == "range" else "rwsem", "variant": variant, "threads": threads,
-        "page_work": page_work, "zap_work": zap_work, "affinity": affinity, "ops_per_loop": ops, "cpu_count": cpus,
+        "page_work": page_work, "zap_work": zap_work, "downgrade": int(downgrade), "affinity": affinity,
+        "ops_per_loop": ops, "cpu_count": cpus,
         "oversubscribed": int(threads > cpus),
         "gil": int(getattr(sys, "_is_gil_enabled", lambda: True)()),
     }  # fmt: skip
@@ -322,6 +328,9 @@ def cases(opts: SuiteOptions) -> list[Case]:
     zap_work = int(opts.extra.get("zap_work", page_work))
     if zap_work < 0:
         raise ValueError(f"wis: zap_work={zap_work} must not be negative")
+    downgrade = int(opts.extra.get("downgrade", 0))
+    if downgrade not in (0, 1):
+        raise ValueError(f"wis: downgrade={downgrade} must be 0 or 1")
     affinity = str(opts.extra.get("affinity", "cores"))
     if affinity not in AFFINITIES:
         raise ValueError(f"wis: unknown affinity {affinity!r}; known: {', '.join(AFFINITIES)}")
@@ -337,5 +346,5 @@ def cases(opts: SuiteOptions) -> list[Case]:
         for t in threads:
             for policy in policies:
                 for lock in locks if policy == "range" else ("rwsem",):
-                    out.append(_case(test, policy, t, backend, page_work, lock, affinity, zap_work))
+                    out.append(_case(test, policy, t, backend, page_work, lock, affinity, zap_work, bool(downgrade)))
     return out

@@ -44,6 +44,10 @@ GIL-free page hashes per write fault, the page's clearing; ``zap_work``: those p
 populated page a munmap drops, the page's freeing, ``page_work`` when ``None`` —
 this machine's kernel frees a page for 0.11-0.12 of what faulting it costs,
 ``tools/pagecost.c``, so ``zap_work = page_work // 8`` is the kernel's proportion;
+``munmap_downgrade``: munmap and a shrinking brk zap with the policy's write lock
+downgraded to read once the VMAs are out of the index, as Linux has since 4.20
+(``__vm_munmap(..., downgrade=true)``), so faults elsewhere run beside the zap;
+off by default, the model so far, where the zap holds the write lock;
 ``policy`` a name from
 ``policy.POLICIES`` or a ``LockPolicy`` subclass; ``lock`` a lock kind of
 ``structures.locks.LOCK_KINDS`` — ``"rwsem"``, ``"range"``, ``"range-list"`` —
@@ -59,7 +63,7 @@ mutex held and every fault and mutation kept out by the policy's
 Linux 6.4 made ``dup_mmap`` do, since its faults bypass the mmap lock), the child gets
 ``index.dup()`` (each backend's own copy: maple node by node, rbtree its
 shape, xarray its nodes, list a slice), a copy of the page table and the
-break, the same mmap layout, page work and zap work, and a fresh lock policy of the
+break, the same mmap layout, page work, zap work and munmap downgrade, and a fresh lock policy of the
 same kind over its own fresh lock; nothing is shared after.  The policies
 reach back only through ``policy.FaultHandler``:
 ``fault_locked(addr, write)`` and ``fault_in(vma, addr, write)``.  Helpers ``can_merge``, ``merge_run``, ``page_work``;
@@ -75,7 +79,7 @@ from typing import Any
 
 from structures.base import VMAIndex
 from structures.locks import LOCK_KINDS
-from structures.mm.policy import LockPolicy, Retry, make_policy
+from structures.mm.policy import Downgraded, LockPolicy, Retry, make_policy
 from structures.registry import make_index
 from structures.vma import (
     MAP_ANONYMOUS,
@@ -222,6 +226,7 @@ class AddressSpace:
         *,
         lock: object = None,
         zap_work: int | None = None,
+        munmap_downgrade: bool = False,
         mmap_base: int = DEFAULT_MMAP_BASE,
         mmap_min_addr: int = MMAP_MIN_ADDR,
         start_brk: int = DEFAULT_START_BRK,
@@ -252,6 +257,11 @@ class AddressSpace:
         self._brk_mutex = threading.Lock()
         self._pages: dict[int, int] = {}
         self.policy = make_policy(policy, self)
+        if munmap_downgrade and not self.policy.downgrades:
+            raise ValueError(f"munmap_downgrade: policy {self.policy.name or type(self.policy).__name__!r} "
+                             "cannot run a zap under its lock downgraded (LockPolicy.downgrades is false)")
+        #: munmap / brk shrink zap under the policy's lock downgraded to read (Linux >= 4.20)
+        self.munmap_downgrade = bool(munmap_downgrade)
 
     # ------------------------------------------------------------------
     # public operations
@@ -331,7 +341,8 @@ class AddressSpace:
     def munmap(self, addr: int, length: int) -> None:
         """Unmap ``[addr, addr+length)``: split partially covered VMAs; unmapping nothing is fine."""
         s, e = _aligned_range(addr, length)
-        self.policy.mutate(lambda: (s, e, None), lambda _: self._rewrite(s, e, drop=True, add=None))
+        down = self.munmap_downgrade
+        self.policy.mutate(lambda: (s, e, None), lambda _: self._rewrite(s, e, drop=True, add=None, defer_zap=down))
         self.policy.count("munmaps")
 
     def mprotect(self, addr: int, length: int, prot: int) -> None:
@@ -406,7 +417,8 @@ class AddressSpace:
             self.policy.mutate(lambda: (*_window(old_top, new_top), None), grow)
         elif new_top < old_top:
             self.policy.mutate(
-                lambda: (new_top, old_top, None), lambda _: self._rewrite(new_top, old_top, drop=True, add=None)
+                lambda: (new_top, old_top, None),
+                lambda _: self._rewrite(new_top, old_top, drop=True, add=None, defer_zap=self.munmap_downgrade),
             )
         self._brk = new_end
         self.policy.count("brks")
@@ -422,6 +434,7 @@ class AddressSpace:
                 type(self.policy),
                 self.page_work,
                 zap_work=self.zap_work,
+                munmap_downgrade=self.munmap_downgrade,
                 mmap_base=self.mmap_base,
                 mmap_min_addr=self.mmap_min_addr,
                 start_brk=self.start_brk,
@@ -458,8 +471,14 @@ class AddressSpace:
             raise AddressSpaceFull(f"no free range of {n:#x} bytes")
         return s
 
-    def _rewrite(self, s: int, e: int, *, drop: bool, add: VMA | None, prot: int | None = None) -> None:
-        """Rewrite the window around ``[s, e)`` in one ``replace`` (see the module docstring)."""
+    def _rewrite(
+        self, s: int, e: int, *, drop: bool, add: VMA | None, prot: int | None = None, defer_zap: bool = False
+    ) -> Downgraded | None:
+        """Rewrite the window around ``[s, e)`` in one ``replace`` (see the module docstring).
+
+        With ``defer_zap`` the zap is not done here but returned, for the policy to run
+        with its lock downgraded to read (``Downgraded``; munmap and brk's shrink only:
+        Linux's mmap over a mapping zaps under the write lock)."""
         lo, hi = _window(s, e) if (add is not None or prot is not None) else (s, e)
         window = self.index.overlapping(lo, hi)
         pieces: list[VMA] = []
@@ -483,7 +502,10 @@ class AddressSpace:
         if old or new:
             self.policy.commit(old, new)
         if drop and window:
+            if defer_zap:
+                return Downgraded(lambda: self._zap(s, e))
             self._zap(s, e)
+        return None
 
     def _zap(self, s: int, e: int) -> None:
         """Drop the populated pages of ``[s, e)``, doing ``zap_work`` per page (``zap_page_range``)."""

@@ -47,7 +47,11 @@ API
 ---
 ``make_policy(name_or_class, mm)``, ``POLICIES``; classes ``FullPolicy``,
 ``RangePolicy``, ``VmaPolicy``; each has ``mutate``, ``commit``, ``fault``,
-``exclusive``, ``count``, ``stats``, ``check``.
+``exclusive``, ``count``, ``stats``, ``check``.  ``Downgraded(tail)``: an
+``apply`` result whose ``tail`` the three policies run with their write lock
+downgraded to read (``downgrades = True``): ``full`` the mmap lock, ``range``
+the same range, ``vma`` the mmap lock after ``vma_end_write_all``; it is how an
+address space made with ``munmap_downgrade=True`` zaps, as Linux's munmap does.
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ from structures.vma import PAGE_SIZE, VMA, InvalidRangeError, InvariantError
 
 __all__ = [
     "POLICIES",
+    "Downgraded",
     "FaultHandler",
     "FullPolicy",
     "LockPolicy",
@@ -77,6 +82,19 @@ T = TypeVar("T")
 
 class Retry(Exception):
     """An optimistic choice went stale between lookup and lock: unlock and start over."""
+
+
+class Downgraded:
+    """What an ``apply`` returns to have its last step, ``tail()``, run with the policy's write
+    lock downgraded to read (``mmap_write_downgrade``): munmap's zap, as Linux has done since
+    4.20 (``__vm_munmap(..., downgrade=true)``), once the VMAs are out of the index.  The
+    policy's ``mutate`` then returns ``None``.  Only produced for an address space made with
+    ``munmap_downgrade=True``, which needs a policy whose ``downgrades`` is true."""
+
+    __slots__ = ("tail",)
+
+    def __init__(self, tail: Callable[[], None]) -> None:
+        self.tail = tail
 
 
 class FaultHandler(Protocol):
@@ -102,6 +120,8 @@ class LockPolicy:
     """Base: counters and the plain commit; subclasses decide the locking."""
 
     name: ClassVar[str] = ""
+    #: ``mutate`` runs a ``Downgraded`` result's tail under its lock downgraded to read
+    downgrades: ClassVar[bool] = False
 
     def __init__(self, mm: FaultHandler) -> None:
         self.mm = mm
@@ -135,6 +155,15 @@ class LockPolicy:
     def check(self, vmas: list[VMA]) -> None:
         """Policy-specific invariants (called quiescent, the mmap lock held for write)."""
 
+    @staticmethod
+    def _finish(result: Any, lock: Any, handle: Any) -> Any:
+        """``result``, or, for a ``Downgraded`` one, its tail run with ``handle`` downgraded to read."""
+        if type(result) is not Downgraded:
+            return result
+        lock.downgrade(handle)
+        result.tail()
+        return None
+
     def _retrying(self, query: Query, apply: Apply) -> Any:
         """Run ``apply`` with the whole-range write lock held; a stale choice is re-made."""
         while True:
@@ -149,10 +178,15 @@ class FullPolicy(LockPolicy):
     """``mmap_sem``: every mutation writes the whole range, every fault reads it."""
 
     name = "full"
+    downgrades = True
 
     def mutate(self, query: Query, apply: Apply) -> Any:
-        with self.lock.write():
-            return self._retrying(query, apply)
+        lock = self.lock
+        h = lock.acquire_write()
+        try:
+            return self._finish(self._retrying(query, apply), lock, h)
+        finally:
+            lock.release(h)
 
     def fault(self, addr: int, write: bool) -> VMA:
         with self.lock.read():
@@ -165,6 +199,7 @@ class RangePolicy(LockPolicy):
     """Lock only what an operation can touch; validate after locking, retry if the span grew."""
 
     name = "range"
+    downgrades = True
 
     def _hull(self, lo: int, hi: int) -> tuple[int, int]:
         """``[lo, hi)`` widened to the whole extent of the VMAs it meets.
@@ -200,7 +235,7 @@ class RangePolicy(LockPolicy):
                     stale = False
                 if not stale:
                     try:
-                        return apply(arg)
+                        return self._finish(apply(arg), lock, h)  # the zap: its range, read-locked
                     except Retry:
                         pass
             finally:
@@ -242,6 +277,7 @@ class VmaPolicy(LockPolicy):
     """Linux 6.4 per-VMA locks: faults bypass the mmap lock; mutations write-mark what they change."""
 
     name = "vma"
+    downgrades = True
 
     def __init__(self, mm: FaultHandler) -> None:
         super().__init__(mm)
@@ -256,10 +292,20 @@ class VmaPolicy(LockPolicy):
 
     def mutate(self, query: Query, apply: Apply) -> Any:
         h = self.lock.acquire_write()
+        writing = True
         try:
-            return self._retrying(query, apply)
+            result = self._retrying(query, apply)
+            if type(result) is Downgraded:
+                # mmap_write_downgrade(): vma_end_write_all() first, then the mmap lock to read
+                self._mm_seq += 1
+                writing = False
+                self.lock.downgrade(h)
+                result.tail()
+                return None
+            return result
         finally:
-            self._mm_seq += 1  # vma_end_write_all(): every VMA marked under this lock is free again
+            if writing:
+                self._mm_seq += 1  # vma_end_write_all(): every VMA marked under this lock is free again
             self.lock.release(h)
 
     def exclusive(self, fn: Callable[[], T]) -> T:

@@ -431,3 +431,18 @@ def test_wis_zap_work_sets_what_a_munmap_costs_per_page_and_defaults_to_page_wor
     assert sc.mm.page_work == 3 and sc.mm.zap_work == 0
     sc.run(2)
     sc.verify()
+
+
+@pytest.mark.parametrize("policy, lock", WIS_VARIANTS)
+def test_wis_downgrade_zaps_under_the_read_lock_and_leaves_nothing_behind(policy: str, lock: str) -> None:
+    from bench.suites.wis import WisScenario
+
+    for test in ("page_fault1", "malloc1", "brk1"):
+        sc = WisScenario(test, policy, 2, "maple", 1, lock, zap_work=1, downgrade=True)
+        assert sc.mm.munmap_downgrade
+        sc.run(4)
+        sc.verify()
+    opts = SuiteOptions(backends=("maple",), sizes=(), threads=(1,), extra={"tests": ["page_fault1"], "downgrade": 1})
+    assert {c.metadata["downgrade"] for c in load_suite("wis").cases(opts)} == {1}
+    with pytest.raises(ValueError, match="downgrade=2 must be 0 or 1"):
+        load_suite("wis").cases(SuiteOptions(backends=("maple",), sizes=(), extra={"downgrade": 2}))

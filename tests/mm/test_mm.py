@@ -663,3 +663,72 @@ def test_zap_work_is_what_munmap_does_per_populated_page(monkeypatch: pytest.Mon
 def test_bad_zap_work_is_refused_by_name(bad: object) -> None:
     with pytest.raises(InvalidRangeError, match="zap_work must be a non-negative int or None"):
         AddressSpace("maple", page_work=4, zap_work=bad)  # type: ignore[arg-type]
+
+
+DOWNGRADE_POLICIES = [("full", "rwsem"), ("range", "range"), ("range", "range-list"), ("vma", "rwsem")]
+
+
+@pytest.mark.parametrize("policy, lock", DOWNGRADE_POLICIES)
+def test_munmap_downgrade_zaps_under_the_read_lock_and_keeps_the_semantics(policy: str, lock: str) -> None:
+    mm = AddressSpace("maple", policy=policy, lock=lock, page_work=0, munmap_downgrade=True)
+    fixed = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED
+    a = mm.mmap(8 * P, addr=BASE, flags=fixed)
+    for k in range(8):
+        mm.fault(a + k * P, True)
+    mm.munmap(a + 2 * P, 3 * P)  # a split: the middle goes, its three pages with it
+    assert [(v.start, v.end) for v in mm.vmas()] == [(a, a + 2 * P), (a + 5 * P, a + 8 * P)]
+    assert mm.rss() == 5
+    top = mm.brk()
+    mm.brk(top + 4 * P)
+    mm.fault(top, True)
+    mm.brk(top)  # the shrink zaps under the downgraded lock too
+    assert mm.rss() == 5 and mm.brk() == top
+    mm.check()
+    h = mm.index.lock.try_write()  # the downgraded reads were released: the whole range is free
+    assert h is not None
+    mm.index.lock.release(h)
+    child = mm.fork()
+    assert child.munmap_downgrade and child.vmas() == mm.vmas()
+
+
+def test_munmap_downgrade_lets_a_fault_elsewhere_run_beside_the_zap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``full``: without the downgrade the zap holds the mmap lock for write and the fault waits."""
+    import structures.mm.address_space as asp
+
+    fixed = MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED
+    results = {}
+    for down in (True, False):
+        mm = AddressSpace("maple", policy="full", page_work=1, zap_work=7, munmap_downgrade=down)
+        a = mm.mmap(4 * P, addr=BASE, flags=fixed)
+        b = mm.mmap(4 * P, addr=BASE + 64 * P, flags=fixed)
+        mm.fault(a, True)
+        faulted = threading.Event()
+        threads: list[threading.Thread] = []
+
+        def hook(units: int, mm: AddressSpace = mm, b: int = b, faulted: threading.Event = faulted) -> None:
+            if units == 7:  # the zap's page work: a fault in another thread meanwhile
+                t = threading.Thread(target=lambda: (mm.fault(b, True), faulted.set()))
+                threads.append(t)
+                t.start()
+                faulted.wait(0.5)  # it gets in now only if the zap holds the lock for read
+                results[down] = faulted.is_set()
+
+        monkeypatch.setattr(asp, "page_work", hook)
+        mm.munmap(a, 4 * P)
+        monkeypatch.undo()
+        for t in threads:
+            t.join()  # without the downgrade: once munmap has released its write lock
+        assert faulted.is_set() and mm.rss() == 1
+        mm.check()
+    assert results == {True: True, False: False}
+
+
+def test_munmap_downgrade_needs_a_policy_that_downgrades() -> None:
+    from structures.mm.policy import FullPolicy
+
+    class NoDowngrade(FullPolicy):
+        downgrades = False
+
+    with pytest.raises(ValueError, match="munmap_downgrade: policy 'full' cannot run a zap"):
+        AddressSpace("maple", policy=NoDowngrade, munmap_downgrade=True)
+    assert AddressSpace("maple", policy=NoDowngrade).munmap_downgrade is False
