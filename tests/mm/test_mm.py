@@ -705,7 +705,10 @@ def test_munmap_downgrade_lets_a_fault_elsewhere_run_beside_the_zap(monkeypatch:
         faulted = threading.Event()
         threads: list[threading.Thread] = []
 
-        def hook(units: int, mm: AddressSpace = mm, b: int = b, faulted: threading.Event = faulted) -> None:
+        def hook(
+            units: int, mm: AddressSpace = mm, b: int = b, faulted: threading.Event = faulted,
+            threads: list[threading.Thread] = threads, down: bool = down,
+        ) -> None:
             if units == 7:  # the zap's page work: a fault in another thread meanwhile
                 t = threading.Thread(target=lambda: (mm.fault(b, True), faulted.set()))
                 threads.append(t)
