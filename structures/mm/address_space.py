@@ -8,8 +8,12 @@ VMAs that touch (``a.end == b.start``) could be merged — equal ``prot``,
 b.pgoff``).  Every operation rewrites one *window* of the index atomically with
 ``index.replace(old, new)`` (all-or-nothing), so a failed call changes
 nothing and a concurrent reader sees either the old or the new window.
-Populated pages (the page table: page number -> 1) all lie inside mapped VMAs;
-the heap (``"[heap]"`` VMAs) lies inside ``[start_brk, PAGE_ALIGN(brk))``.
+Populated pages (the page table: page number -> 1) all lie inside mapped VMAs
+whenever no munmap holds its lock (with ``munmap_downgrade``, the pages of VMAs
+just unmapped stay until the zap under the downgraded read lock ends; ``check()``
+takes the write lock, so it never sees them, and no mapping can reach their
+range before they are gone); the heap (``"[heap]"`` VMAs) lies inside
+``[start_brk, PAGE_ALIGN(brk))``.
 
 Which ranges an operation locks is the business of the lock *policy*
 (``structures.mm.policy``: ``full``, ``range``, ``vma``); this module is the
