@@ -6,19 +6,14 @@ renamed module fails here until ``python tools/layout.py --write`` is run.
 
 from __future__ import annotations
 
-import importlib.util
 import re
-from pathlib import Path
+from types import ModuleType
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.scripts import ROOT, load_script
 
 
-def _layout_module():
-    spec = importlib.util.spec_from_file_location("vmalab_layout_tool", ROOT / "tools" / "layout.py")
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def _layout_module() -> ModuleType:
+    return load_script("tools/layout.py")
 
 
 def test_readme_layout_is_generated_from_the_tree() -> None:

@@ -33,7 +33,7 @@ TAIL = (
     ("docs/", "design notes: free-threading.md (what the lock-free readers rely on without the GIL)"),
     ("results/", "reference results, the scripts that made them, and the machine they came from"),
     ("tests/", "pytest, by layer: contract/ lib/ backends/ locks/ mm/ harness/ (+ the layering tests)"),
-    ("tools/", "this generator, the free-threaded interpreter builder, page_fault1's calibration"),
+    ("tools/", "this generator, the free-threaded builder, page_fault1's calibration, maple's write cost by kind"),
 )
 
 

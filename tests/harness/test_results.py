@@ -9,7 +9,6 @@ re-makes it in ``results/run-reference.sh``.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import subprocess
@@ -17,17 +16,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.scripts import load_script
+
 ROOT = Path(__file__).resolve().parents[2]
 RESULTS = ROOT / "results"
 
 
 @pytest.fixture(scope="module")
 def render():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("results_render", RESULTS / "render.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("results/render.py")
 
 
 def test_tables_md_is_what_the_reference_files_make(render) -> None:  # type: ignore[no-untyped-def]
