@@ -69,7 +69,7 @@ if want ft-io || want ft-threaded || want ft-threaded-repeat || want ft-threaded
                                       --extra lock=range-list --extra policies=range,ideal -p 20 -n 3 \
                                       -o $OUT/ft-threaded-repeat.json $W
   want ft-threaded-index && ft bench --suite threaded --backend maple,rbtree,xarray,list --threads 1,2,4 \
-                                     --filter 'threaded/index/*' -p 3 -n 3 -o $OUT/ft-threaded-index.json $W
+                                     --filter 'threaded/index/*' -p 3 -n 3 --passes 2 -o $OUT/ft-threaded-index.json $W
   want ft-wis       && ft bench --suite wis --backend maple --threads 1,2,4 -p 2 -n 3 --passes 3 -o $OUT/ft-wis.json $W
   # the issue-15 tests again, 20 processes: page_fault1's and brk1's 2-4-thread cells spread 10-40 %
   # between processes at 6, more than the margins asked about (>= 1.5x, within 10 %)
