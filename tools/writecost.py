@@ -37,7 +37,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -143,13 +143,9 @@ def _build_teardown(new_index: Callable[[], Any], vmas: list[VMA], join: bool) -
     t0 = time.perf_counter()
     for v in vmas:
         insert(v)
-    if join:
+    with nullcontext() if join else no_cross_leaf_join():
         for v in vmas:
             remove(v)
-    else:
-        with no_cross_leaf_join():
-            for v in vmas:
-                remove(v)
     return (time.perf_counter() - t0) / (2 * len(vmas))
 
 

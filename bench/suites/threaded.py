@@ -159,13 +159,7 @@ class IdealPolicy(LockPolicy):
         return lock
 
     def mutate(self, query: Any, apply: Any) -> Any:
-        lock = self._lock()
-        h = lock.acquire_write()
-        assert h is not None  # no timeout: granted
-        try:
-            return self._finish(self._retrying(query, apply), lock, h)
-        finally:
-            lock.release(h)
+        return self._write_locked(self._lock(), query, apply)
 
     def fault(self, addr: int, write: bool) -> VMA:
         with self._lock().read():

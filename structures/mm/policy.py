@@ -164,6 +164,15 @@ class LockPolicy:
         result.tail()
         return None
 
+    def _write_locked(self, lock: Any, query: Query, apply: Apply) -> Any:
+        """``_retrying`` with ``lock`` held for write over the whole range, a ``Downgraded``
+        result's tail run with it downgraded to read (``_finish``)."""
+        h = lock.acquire_write()
+        try:
+            return self._finish(self._retrying(query, apply), lock, h)
+        finally:
+            lock.release(h)
+
     def _retrying(self, query: Query, apply: Apply) -> Any:
         """Run ``apply`` with the whole-range write lock held; a stale choice is re-made."""
         while True:
@@ -181,12 +190,7 @@ class FullPolicy(LockPolicy):
     downgrades = True
 
     def mutate(self, query: Query, apply: Apply) -> Any:
-        lock = self.lock
-        h = lock.acquire_write()
-        try:
-            return self._finish(self._retrying(query, apply), lock, h)
-        finally:
-            lock.release(h)
+        return self._write_locked(self.lock, query, apply)
 
     def fault(self, addr: int, write: bool) -> VMA:
         with self.lock.read():
