@@ -39,11 +39,14 @@ rules a writer keeps:
     and the same one level up as far as the change reaches, height changes
     included): new leaves and new copies of the ancestors it changes, the
     top one stored into its live parent's slot (or as the root); a None
-    joining the neighbouring leaf's under another parent (``store._join_across``)
+    joining the neighbouring leaf's under another parent (``rebuild._join_across``)
     moves the two leaves' boundary: new copies of both spines up to their
-    common ancestor, whose copy is stored into its live parent's slot;
-  - *general path* (a None joining across parents at both edges, ``replace``,
-    ``clear``): path copying into private nodes (``cow``:
+    common ancestor, whose copy is stored into its live parent's slot (a leaf
+    left under its minimum fill as well is then merged or borrowed by a second
+    such write, ``_settle_underfull``: readers between the two see a valid
+    tree with one underfull leaf, which no reader depends on);
+  - *general path* (a None joining across parents at both edges or where
+    neither leaf can spare a slot, ``replace``, ``clear``): path copying into private nodes (``cow``:
     ``_wpath``, ``_fixup``), first tried below the leaf's great-grandparent (*subtree
     mode*, published by one slot store; if the change climbs higher the
     private copies are thrown away -- nothing live was touched -- and it

@@ -70,8 +70,6 @@ class InPlaceWriter(RebuildWriter):
     """The fast-path writers (falling back to the rebuilds, then the path copies); mutex held."""
 
     _leaf_copies: int
-    _path_nodes: list[Any]
-    _path_idxs: list[int]
 
     def _insert_at(self, vma: VMA) -> bool:
         """Store ``vma`` if its range is one free (None) slot; False (nothing changed) if not.
@@ -276,8 +274,7 @@ class InPlaceWriter(RebuildWriter):
                 if not self._rebuild(
                     parents, idxs, depth, new_pivots, new_slots, bool(join_prev), join_next, node_min
                 ) and not (
-                    bool(join_prev) != join_next  # one None join, across parents
-                    and len(new_slots) >= self._leaf_fill_min
+                    bool(join_prev) != join_next  # one None join, across parents (underfull too)
                     and self._join_across(parents, idxs, depth, new_pivots, new_slots, node_min, step, gap)
                 ):
                     self._slow(self._remove_slow, cur, depth + 1)
