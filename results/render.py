@@ -3,6 +3,7 @@
     python results/render.py            # write tables.md and the plots
     python results/render.py --check    # exit 1 when tables.md is not what the files make (the test runs this)
     python results/render.py --stale    # which reference files predate a change of the code they measure
+                                        # (commits that change only docstrings and comments counted apart)
 
 ``tables.md`` holds every table of every reference file (``vmalab compare FILE
 --markdown``: each cell's mean ± stdev, its ratio and significance), each file
@@ -16,6 +17,7 @@ from its tables and plots; ``tests/harness/test_results.py`` fails while
 from __future__ import annotations
 
 import argparse
+import ast
 import difflib
 import io
 import subprocess
@@ -113,15 +115,48 @@ def render_plots() -> list[Path]:
     return written
 
 
-def _git(*args: str) -> str:
-    proc = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+def _git(*args: str, root: Path = ROOT) -> str:
+    proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
     return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
+def code_of(source: str) -> str:
+    """What of a Python module can change a timing: its syntax tree without docstrings (``ast.dump``
+    keeps no comments, layout or line numbers).  A file that does not parse is compared as text."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return source
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(body, list)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            node.body = body[1:] or [ast.Pass()]  # type: ignore[attr-defined]
+    return ast.dump(tree)
+
+
+def changes_code(commit: str, paths: list[str], root: Path = ROOT) -> bool:
+    """Whether ``commit`` changes, under ``paths``, more than docstrings and comments: any file that is
+    not Python, added or deleted counts; a Python file counts when ``code_of`` differs."""
+    files = _git("diff-tree", "--no-commit-id", "--name-only", "-r", commit, "--", *paths, root=root).splitlines()
+    for name in files:
+        before = _git("show", f"{commit}^:{name}", root=root)
+        after = _git("show", f"{commit}:{name}", root=root)
+        if not name.endswith(".py") or not before or not after or code_of(before) != code_of(after):
+            return True
+    return False
 
 
 def stale_report() -> list[str]:
     """Per reference file: the commit it was made at (or, unrecorded, the commit that last wrote it) and the
-    later commits that touch the code it measures (structures/, its suite, the workloads and traces).  A
-    commit that only moves code is listed too: reading the list tells whether timings can have moved."""
+    later commits that change the code it measures (structures/, its suite, the workloads and traces).  A
+    commit that changes only docstrings and comments there is counted apart (``changes_code``); one that
+    only moves code is listed: reading the list tells whether timings can have moved."""
     lines = []
     for path in reference_files():
         suites = (_common(path, "suite") or path.stem.split("-")[0]).split(", ")
@@ -130,11 +165,15 @@ def stale_report() -> list[str]:
         how = f"made at {made[:10]}" if made else f"commit not recorded; last written in {since[:10]}"
         code = ["structures", *_SUITE_CODE, *(f"bench/suites/{s}.py" for s in suites)]
         later = _git("log", "--format=%h %s", f"{since}..HEAD", "--", *code).splitlines() if since else []
-        state = f"STALE? {len(later)} later commit(s) touch the code it measures" if later else "current"
+        changed = [c for c in later if changes_code(c.split()[0], code)]
+        docs = len(later) - len(changed)
+        state = f"STALE? {len(changed)} later commit(s) change the code it measures" if changed else "current"
+        if docs:
+            state += f" ({docs} more change only its docstrings and comments)"
         lines.append(f"{path.name}: {how}; {state}")
-        lines += [f"    {c[:110]}" for c in later[:8]]
-        if len(later) > 8:
-            lines.append(f"    ... and {len(later) - 8} more")
+        lines += [f"    {c[:110]}" for c in changed[:8]]
+        if len(changed) > 8:
+            lines.append(f"    ... and {len(changed) - 8} more")
     return lines
 
 

@@ -83,3 +83,44 @@ def test_every_reference_file_has_its_command(tmp_path: Path) -> None:
     only = subprocess.run(["bash", str(dry), "fast", "threaded-sweep-8-16"], capture_output=True, text=True,
                           cwd=tmp_path, check=True).stdout  # fmt: skip
     assert re.findall(r"-o results/reference/(\S+)\.json", only) == ["fast", "threaded-sweep-8-16"]
+
+
+def test_code_of_ignores_docstrings_and_comments_not_code(render) -> None:  # type: ignore[no-untyped-def]
+    base = '"""Module doc."""\n\ndef f(x):\n    """Doc."""\n    return x + 1  # one\n'
+    same = '"""Module doc, reworded."""\n\n\ndef f(x):\n    """Other doc."""\n    # a comment\n    return x + 1\n'
+    assert render.code_of(base) == render.code_of(same)
+    assert render.code_of(base) != render.code_of(base.replace("x + 1", "x + 2"))
+    assert render.code_of(base) == render.code_of(base.replace('    """Doc."""\n', ""))  # a docstring dropped
+    assert render.code_of('def g():\n    """Only a doc."""\n') == render.code_of("def g():\n    pass\n")
+    assert render.code_of("def (") == "def ("  # not Python: compared as text
+
+
+def test_stale_report_tells_code_changes_from_docstring_changes(render, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """changes_code on a throwaway repository: a docstring edit is not a code change, an edit of
+    the code, a new file and a non-Python file are."""
+
+    def git(*args: str) -> str:
+        env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t",
+                   GIT_COMMITTER_EMAIL="t@t")  # fmt: skip
+        return subprocess.run(["git", *args], cwd=tmp_path, env=env, capture_output=True, text=True,
+                              check=True).stdout.strip()  # fmt: skip
+
+    def commit(name: str, text: str) -> str:
+        (tmp_path / "structures").mkdir(exist_ok=True)
+        (tmp_path / "structures" / name).write_text(text)
+        git("add", "-A")
+        git("commit", "-qm", name)
+        return git("rev-parse", "HEAD")
+
+    git("init", "-q")
+    commit("a.py", '"""A."""\nX = 1\n')
+    docs = commit("a.py", '"""A, said better."""\n# why X is 1\nX = 1\n')
+    code = commit("a.py", '"""A, said better."""\nX = 2\n')
+    new = commit("b.py", "Y = 1\n")
+    data = commit("maps.txt", "text\n")
+    paths = ["structures"]
+    assert not render.changes_code(docs, paths, root=tmp_path)
+    assert render.changes_code(code, paths, root=tmp_path)
+    assert render.changes_code(new, paths, root=tmp_path)
+    assert render.changes_code(data, paths, root=tmp_path)
+    assert not render.changes_code(code, ["bench"], root=tmp_path)  # outside the paths
