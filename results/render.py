@@ -3,7 +3,7 @@
     python results/render.py            # write tables.md and the plots
     python results/render.py --check    # exit 1 when tables.md is not what the files make (the test runs this)
     python results/render.py --stale    # which reference files predate a change of the code they measure
-                                        # (commits that change only docstrings and comments counted apart)
+                                        # (commits that change only docstrings, comments or layout counted apart)
 
 ``tables.md`` holds every table of every reference file (``vmalab compare FILE
 --markdown``: each cell's mean ± stdev, its ratio and significance), each file
@@ -116,7 +116,7 @@ def render_plots() -> list[Path]:
 
 
 def _git(*args: str, root: Path = ROOT) -> str:
-    proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
+    proc = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, errors="replace", check=False)
     return proc.stdout.strip() if proc.returncode == 0 else ""
 
 
@@ -141,13 +141,17 @@ def code_of(source: str) -> str:
 
 
 def changes_code(commit: str, paths: list[str], root: Path = ROOT) -> bool:
-    """Whether ``commit`` changes, under ``paths``, more than docstrings and comments: any file that is
-    not Python, added or deleted counts; a Python file counts when ``code_of`` differs."""
-    files = _git("diff-tree", "--no-commit-id", "--name-only", "-r", commit, "--", *paths, root=root).splitlines()
-    for name in files:
+    """Whether ``commit`` changes, under ``paths``, more than docstrings, comments and layout: any
+    file that is not Python (a trace, a map) counts, as does a Python file added, deleted or
+    renamed; an edited one counts when ``code_of`` differs from the first parent's.  A root
+    commit's files are all added; a merge lists the files that differ from either parent."""
+    files = _git("diff-tree", "--root", "-r", "-m", "--no-commit-id", "--name-only", commit, "--", *paths, root=root)
+    for name in set(files.splitlines()):
+        if not name.endswith(".py"):
+            return True
         before = _git("show", f"{commit}^:{name}", root=root)
         after = _git("show", f"{commit}:{name}", root=root)
-        if not name.endswith(".py") or not before or not after or code_of(before) != code_of(after):
+        if not before or not after or code_of(before) != code_of(after):
             return True
     return False
 
@@ -155,8 +159,8 @@ def changes_code(commit: str, paths: list[str], root: Path = ROOT) -> bool:
 def stale_report() -> list[str]:
     """Per reference file: the commit it was made at (or, unrecorded, the commit that last wrote it) and the
     later commits that change the code it measures (structures/, its suite, the workloads and traces).  A
-    commit that changes only docstrings and comments there is counted apart (``changes_code``); one that
-    only moves code is listed: reading the list tells whether timings can have moved."""
+    commit that changes only docstrings, comments or layout there is counted apart (``changes_code``); one
+    that only moves code is listed: reading the list tells whether timings can have moved."""
     lines = []
     for path in reference_files():
         suites = (_common(path, "suite") or path.stem.split("-")[0]).split(", ")
@@ -169,7 +173,8 @@ def stale_report() -> list[str]:
         docs = len(later) - len(changed)
         state = f"STALE? {len(changed)} later commit(s) change the code it measures" if changed else "current"
         if docs:
-            state += f" ({docs} more change only its docstrings and comments)"
+            more = "more" if changed else "later"
+            state += f" ({docs} {more} commit(s) change only its docstrings, comments or layout)"
         lines.append(f"{path.name}: {how}; {state}")
         lines += [f"    {c[:110]}" for c in changed[:8]]
         if len(changed) > 8:

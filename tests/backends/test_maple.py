@@ -146,43 +146,50 @@ def test_remove_moves_a_none_to_the_sibling_instead_of_borrowing(
     assert m.stats()["null_slots"] == 1 and len(m) == 0
 
 
-@pytest.mark.parametrize("widths", [(4, 4), (6, 5), (16, 10)], ids=["4x4", "6x5", "16x10"])
+@pytest.mark.parametrize("widths", [(4, 4), (6, 5), (8, 4), (16, 10)], ids=["4x4", "6x5", "8x4", "16x10"])
 def test_underfull_leaf_joining_across_parents_settles_without_the_general_path(
     widths: tuple[int, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A remove that leaves its leaf under the minimum fill *and* joins its edge None with a
     leaf under another parent moves the boundary (``_join_across``), then merges or borrows
-    the leaf (``_settle_underfull``): two publishes, no general-path write (``_gen``, which
-    every private version moves, stays), each publish a tree every reader can use; every
-    step checks, and against a list now and then."""
+    the leaf (``_settle_underfull``): two publishes (``seq`` up by 4), no general-path write
+    (``_gen``, which every private version moves, stays). Between the two publishes the
+    readers answer as a list without the VMA does; after them ``check()`` passes and every
+    reader answers as the list."""
     settled: list[int] = []
-    seen_after_join: list[bool] = []  # the tree between the two publishes: valid for readers
+    ref = ListIndex()
+    rnd = random.Random(11)
     settle = MapleIndex._settle_underfull
 
     def counted(self: MapleIndex, addr: int) -> None:
-        # between the publishes: one leaf (addr's) under its minimum, the rest as check() wants
-        seen_after_join.append(self.lookup(addr) is None and self.find_gap(PAGE_SIZE) is not None)
+        # between the publishes (ref has already dropped the VMA): one leaf under its minimum fill
+        assert list(self) == list(ref)
+        for a in (addr, *(rnd.randrange(span) * P for _ in range(6))):
+            assert self.lookup(a) == ref.lookup(a)
+            assert self.find(a) == ref.find(a)
+            assert self.find_prev(a) == ref.find_prev(a)
+            assert self.find_gap(P, a) == ref.find_gap(P, a)
         settled.append(addr)
         settle(self, addr)
 
     monkeypatch.setattr(MapleIndex, "_settle_underfull", counted)
-    rnd = random.Random(11)
     m = MapleIndex(leaf_slots=widths[0], internal_slots=widths[1])
-    ref = ListIndex()
     vs = [_vma(4 * i + rnd.randrange(2), 1 + rnd.randrange(2)) for i in range(150 * widths[0])]
+    span = 4 * len(vs)
     for v in rnd.sample(vs, len(vs)):
         m.insert(v)
         ref.insert(v)
     m.check()
     for v in rnd.sample(vs, len(vs)):
-        before, gen = len(settled), m._gen
-        m.remove(v)
+        before, gen, seq = len(settled), m._gen, m._seqcount.seq
         ref.remove(v)
+        m.remove(v)
         if len(settled) > before:
             assert m._gen == gen, "an underfull join across parents took the general path"
+            assert m._seqcount.seq == seq + 4  # two write sections: the join's and the settle's
             m.check()
-            _compare(m, ref, rnd, 4 * len(vs))
-    assert settled and all(seen_after_join)
+            _compare(m, ref, rnd, span)
+    assert settled
     m.check()
     assert m.stats()["null_slots"] == 1 and len(m) == 0
 

@@ -95,9 +95,10 @@ def test_code_of_ignores_docstrings_and_comments_not_code(render) -> None:  # ty
     assert render.code_of("def (") == "def ("  # not Python: compared as text
 
 
-def test_stale_report_tells_code_changes_from_docstring_changes(render, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    """changes_code on a throwaway repository: a docstring edit is not a code change, an edit of
-    the code, a new file and a non-Python file are."""
+def test_changes_code_tells_code_changes_from_docstring_changes(render, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """changes_code on a throwaway repository: a docstring or comment edit is not a code change; an
+    edit of the code, a new or deleted module, an edited data file (text or binary) and a merge
+    that brings code are; a root commit's files are new."""
 
     def git(*args: str) -> str:
         env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t",
@@ -105,22 +106,37 @@ def test_stale_report_tells_code_changes_from_docstring_changes(render, tmp_path
         return subprocess.run(["git", *args], cwd=tmp_path, env=env, capture_output=True, text=True,
                               check=True).stdout.strip()  # fmt: skip
 
-    def commit(name: str, text: str) -> str:
-        (tmp_path / "structures").mkdir(exist_ok=True)
-        (tmp_path / "structures" / name).write_text(text)
+    def commit(name: str, data: str | bytes | None) -> str:
+        path = tmp_path / "structures" / name
+        path.parent.mkdir(exist_ok=True)
+        if data is None:
+            path.unlink()
+        elif isinstance(data, bytes):
+            path.write_bytes(data)
+        else:
+            path.write_text(data)
         git("add", "-A")
         git("commit", "-qm", name)
         return git("rev-parse", "HEAD")
 
-    git("init", "-q")
-    commit("a.py", '"""A."""\nX = 1\n')
-    docs = commit("a.py", '"""A, said better."""\n# why X is 1\nX = 1\n')
+    git("init", "-q", "-b", "main")
+    root = commit("a.py", '"""A."""\nX = 1\n')
+    docs = commit("a.py", '"""A, said better."""\n# why X is 1\n\nX = 1\n')
     code = commit("a.py", '"""A, said better."""\nX = 2\n')
     new = commit("b.py", "Y = 1\n")
-    data = commit("maps.txt", "text\n")
+    gone = commit("b.py", None)
+    commit("maps.txt", "text\n")
+    text = commit("maps.txt", "more text\n")
+    commit("t.gz", b"\x1f\x8b\x08\x00\xff\xfe")
+    binary = commit("t.gz", b"\x1f\x8b\x08\x00\xfe\xff")
+    git("checkout", "-qb", "side")
+    commit("c.py", "Z = 1\n")
+    git("checkout", "-q", "main")
+    commit("a.py", '"""A, said once more."""\nX = 2\n')
+    git("merge", "-q", "--no-edit", "side")
+    merge = git("rev-parse", "HEAD")
     paths = ["structures"]
     assert not render.changes_code(docs, paths, root=tmp_path)
-    assert render.changes_code(code, paths, root=tmp_path)
-    assert render.changes_code(new, paths, root=tmp_path)
-    assert render.changes_code(data, paths, root=tmp_path)
+    for changed in (root, code, new, gone, text, binary, merge):
+        assert render.changes_code(changed, paths, root=tmp_path), git("log", "-1", "--format=%s", changed)
     assert not render.changes_code(code, ["bench"], root=tmp_path)  # outside the paths

@@ -34,7 +34,7 @@ rules a writer keeps:
     keeps its fill limits): one new leaf built by slicing, stored into its
     parent's slot; ancestors' gaps updated in place up to the first
     unchanged one (``mas_wr_slot_store`` / ``mas_update_gap``);
-  - *climbing rebuild* (``store._rebuild``: node split,
+  - *climbing rebuild* (``rebuild._rebuild``: node split,
     merge/borrow on underflow, joining a None with the neighbouring leaf's,
     and the same one level up as far as the change reaches, height changes
     included): new leaves and new copies of the ancestors it changes, the
@@ -42,11 +42,13 @@ rules a writer keeps:
     joining the neighbouring leaf's under another parent (``rebuild._join_across``)
     moves the two leaves' boundary: new copies of both spines up to their
     common ancestor, whose copy is stored into its live parent's slot (a leaf
-    left under its minimum fill as well is then merged or borrowed by a second
-    such write, ``_settle_underfull``: readers between the two see a valid
-    tree with one underfull leaf, which no reader depends on);
+    left under its minimum fill as well then merges with or borrows from a
+    sibling in a second write, ``_settle_underfull``, a rebuild published the
+    same way: readers between the two see a valid tree with one underfull
+    leaf, which no reader depends on);
   - *general path* (a None joining across parents at both edges or where
-    neither leaf can spare a slot, ``replace``, ``clear``): path copying into private nodes (``cow``:
+    neither leaf can spare a slot, a window that cannot keep the minimum
+    fill, ``replace``, ``clear``): path copying into private nodes (``cow``:
     ``_wpath``, ``_fixup``), first tried below the leaf's great-grandparent (*subtree
     mode*, published by one slot store; if the change climbs higher the
     private copies are thrown away -- nothing live was touched -- and it
@@ -92,7 +94,8 @@ What readers get:
   restarts from the root at the address reached (never repeating a VMA),
   counted in ``restarts``; the first leaf after a (re)start is always
   consumed, so every restart makes progress;
-* ``len`` reads one counter, stored with the publish.
+* ``len`` reads one counter, stored with the publish (a rebuild's, and
+  ``_settle_underfull``'s two, right after it).
 
 ``replace`` (base class, mutex held throughout) runs every primitive on the
 general path into one private version and ``_commit`` publishes it with one
