@@ -37,7 +37,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,6 +75,20 @@ class Kind:
         return len(self.times)
 
 
+EdgeSlot = Callable[[list[Node], list[int], int, int], Any]
+
+
+@contextmanager
+def _edge_slot(stand_in: EdgeSlot) -> Iterator[None]:
+    """While active, the remove fast path's neighbour probe (``store.edge_slot``) is ``stand_in``."""
+    real = maple_store.edge_slot
+    maple_store.edge_slot = stand_in  # type: ignore[assignment]  # (same signature, as a Callable)
+    try:
+        yield
+    finally:
+        maple_store.edge_slot = real
+
+
 @contextmanager
 def joins_seen() -> Iterator[list[int]]:
     """While active, ``seen[0]`` counts the remove fast path's neighbour probes that found the
@@ -88,26 +102,14 @@ def joins_seen() -> Iterator[list[int]]:
             seen[0] += 1
         return slot
 
-    maple_store.edge_slot = probe
-    try:
+    with _edge_slot(probe):
         yield seen
-    finally:
-        maple_store.edge_slot = real
 
 
-@contextmanager
-def no_cross_leaf_join() -> Iterator[None]:
+def no_cross_leaf_join() -> AbstractContextManager[None]:
     """While active, maple's removes see no neighbouring leaf, so they never join their new
     edge None with the neighbour's (the module docstring says what that breaks)."""
-    real = maple_store.edge_slot
-    def no_neighbour(parents: list[Node], idxs: list[int], depth: int, step: int) -> Any:
-        return 0  # edge_slot's answer for "no such leaf"
-
-    maple_store.edge_slot = no_neighbour
-    try:
-        yield
-    finally:
-        maple_store.edge_slot = real
+    return _edge_slot(lambda parents, idxs, depth, step: 0)  # edge_slot's answer for "no such leaf"
 
 
 def classify(vmas: list[VMA]) -> dict[tuple[str, str], Kind]:
