@@ -12,8 +12,11 @@ GitHub Markdown, with every cell's ``mean ± stdev`` (for READMEs and mails).
 
 Several files of *different* benchmarks are shown side by side.  Files of the
 *same* benchmarks are runs: ``--runs`` compares them before/after (columns the
-files, the first the baseline; benchmarks in only one file left out); without
-``--runs`` that is an error saying so.  Files from different machines or
+files, the first the baseline; benchmarks in only one file left out), and
+``--pool`` treats them as repeat rounds, each benchmark's runs from every file
+pooled into one cell (refused, naming the benchmark and pyperf's reason, when
+the rounds come from different machines or interpreters); with neither that is
+an error saying so.  Files from different machines or
 interpreter builds are flagged above the tables.
 
 API: ``register(subparsers)``, ``run(args) -> int`` (the engine is
@@ -41,8 +44,11 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("files", nargs="+", type=Path, metavar="FILE")
     p.add_argument("--baseline", help="baseline column: a backend, or a file label with --runs")
-    p.add_argument("--runs", action="store_true",
-                   help="the files are runs of the same benchmarks: compare them before/after (first = baseline)")
+    same = p.add_mutually_exclusive_group()
+    same.add_argument("--runs", action="store_true",
+                      help="the files are runs of the same benchmarks: compare them before/after (first = baseline)")
+    same.add_argument("--pool", action="store_true",
+                      help="the files are repeat rounds of the same benchmarks: pool each benchmark's runs in one cell")
     p.add_argument("--times", action="store_true", help="show every column's time, not only the baseline's")
     p.add_argument("--markdown", action="store_true", help="print GitHub Markdown instead of terminal tables")
     p.add_argument(
@@ -60,6 +66,6 @@ def run(args: argparse.Namespace) -> int:
     pivot = replace(DEFAULT_PIVOT, rows=rows, column=args.column)
     print_comparison(
         args.files, baseline=args.baseline, pivot=pivot, markdown=args.markdown, title=args.title,
-        times=args.times, runs=args.runs,
+        times=args.times, runs=args.runs, pool=args.pool,
     )  # fmt: skip
     return 0

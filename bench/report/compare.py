@@ -28,8 +28,11 @@ holding the *same* benchmark names are runs (before/after), compared only
 when asked (``runs=True``, ``vmalab compare --runs``): the column becomes the
 file (``Pivot.column = "file"``), the backend joins the row key, and
 benchmarks found in only one file are left out (``Comparison.dropped``).
-Without ``runs`` such files are refused with a message saying so, rather than
-silently switching to a table of another shape.
+Repeat rounds of the same benchmarks can instead be pooled (``pool=True``,
+``vmalab compare --pool``, ``pool_suites``): each benchmark's runs from every
+file become one benchmark, compared as one file's.  Without ``runs`` or
+``pool`` such files are refused with a message saying so, rather than silently
+switching to a table of another shape.
 
 Layout
 ------
@@ -45,7 +48,7 @@ API
 ---
 ``Pivot``, ``Measurement``, ``Cell``, ``Row``, ``Comparison``, ``Verdict``,
 ``load_suites``, ``measurements_from_suite``, ``compare``, ``compare_files``,
-``shared_benchmarks``, ``verdict``, ``welch_significant``, ``geometric_mean``,
+``pool_suites``, ``shared_benchmarks``, ``verdict``, ``welch_significant``, ``geometric_mean``,
 ``natural_key``, ``NOISY``.
 """
 
@@ -78,6 +81,7 @@ __all__ = [
     "load_suites",
     "measurements_from_suite",
     "natural_key",
+    "pool_suites",
     "shared_benchmarks",
     "verdict",
     "welch_significant",
@@ -470,8 +474,45 @@ def check_distinct(loaded: Sequence[tuple[str, pyperf.BenchmarkSuite]]) -> None:
     which = " and ".join(labels) if len(labels) < 4 else f"{len(labels)} of the files"
     raise ValueError(
         f"{which} hold {len(shared)} of the same benchmarks (e.g. {example}): give --runs to compare them as "
-        "runs (before/after, the first file the baseline), or compare one file at a time"
+        "runs (before/after, the first file the baseline), --pool to pool their runs (repeat rounds), "
+        "or compare one file at a time"
     )
+
+
+def pool_suites(loaded: Sequence[tuple[str, pyperf.BenchmarkSuite]]) -> tuple[str, pyperf.BenchmarkSuite]:
+    """The files' benchmarks as one suite, each with the runs of every file that holds it.
+
+    Repeat rounds of the same benchmarks (made on other days, or by ``--passes``
+    into several files) pooled, as ``pyperf convert --add`` does: a cell's mean
+    and significance then come from all of its processes.  A benchmark held by
+    one file only keeps its runs.  ``ValueError`` when fewer than two files are
+    given, when they share no benchmark (nothing to pool), or when a
+    benchmark's runs differ in what pyperf requires the runs of one benchmark to
+    share (machine, platform, interpreter, inner loops): the error names the
+    benchmark, the two files and pyperf's reason.  The label is
+    ``pooled(<labels>)``."""
+    if len(loaded) < 2:
+        raise ValueError("pooling needs two or more files (repeat rounds of the same benchmarks)")
+    if not shared_benchmarks(loaded):
+        raise ValueError("these files share no benchmark: there is nothing to pool "
+                         "(without --pool, files of different benchmarks are shown side by side)")  # fmt: skip
+    pooled: dict[str, pyperf.Benchmark] = {}
+    first: dict[str, str] = {}  # benchmark name -> the label of the first file holding it
+    for label, suite in loaded:
+        for bench in suite.get_benchmarks():
+            name = bench.get_name()
+            if name not in pooled:
+                first[name] = label
+                pooled[name] = pyperf.Benchmark(bench.get_runs())  # a copy: the loaded suite stays as read
+                continue
+            try:
+                pooled[name].add_runs(bench)
+            except ValueError as exc:  # pyperf's "incompatible benchmark, metadata X is different: ..."
+                raise ValueError(
+                    f"cannot pool {name}: its runs in {label} and in {first[name]} differ ({exc}); "
+                    "pool only rounds made on one machine with one interpreter"
+                ) from exc
+    return f"pooled({', '.join(label for label, _ in loaded)})", pyperf.BenchmarkSuite(list(pooled.values()))
 
 
 def compare_files(
@@ -481,14 +522,20 @@ def compare_files(
     keep: Callable[[pyperf.Benchmark], bool] | None = None,
     *,
     runs: bool = False,
+    pool: bool = False,
 ) -> Comparison:
     """Compare result files: backends side by side (files merged), or, with ``runs``, the files as
-    runs before/after of the benchmarks they share.
+    runs before/after of the benchmarks they share, or, with ``pool``, the files' runs of each
+    benchmark pooled into one cell (``pool_suites``).
 
-    ``keep`` selects the benchmarks to include (default: all).  Without ``runs``,
+    ``keep`` selects the benchmarks to include (default: all).  Without ``runs`` or ``pool``,
     files sharing benchmarks are a ``ValueError`` that says how to compare them."""
+    if runs and pool:
+        raise ValueError("--runs compares the files before/after, --pool merges their runs: give one of them")
     loaded = load_suites(paths)
     sources = {label: str(path) for (label, _), path in zip(loaded, paths, strict=True)}
+    if pool:
+        loaded = [pool_suites(loaded)]
     if keep is not None:
         loaded = [
             (label, pyperf.BenchmarkSuite(kept))

@@ -10,7 +10,8 @@ the end of ``vmalab bench`` print, in this order:
 
 1. notes when the results come from different machines, interpreter builds,
    platforms or commits (files compared with each other, or one file grown
-   with ``--append``) — a ratio across them measures the machines too;
+   with ``--append``) — a ratio across them measures the machines too — and,
+   with ``pool``, that each cell pools the runs of several files;
 2. the structure suites, one table per suite (``bench.report.terminal``
    chooses the layout that fits the terminal), each with its verdict;
 3. one thread-scaling table per concurrency family, each with its verdict;
@@ -32,7 +33,7 @@ API
 ---
 ``render_markdown(cmp, title=None)``, ``markdown_family(family)``,
 ``print_comparison(files, baseline=None, pivot=..., markdown=False, title=None,
-times=False, runs=False, console=None)``, ``environment_notes(files, runs=False)``;
+times=False, runs=False, pool=False, console=None)``, ``environment_notes(files, runs=False)``;
 cell text re-exported from ``bench.report.cells`` (``cell_lines``, ``format_value``,
 ``format_ratio``).
 """
@@ -46,7 +47,16 @@ from rich.console import Console
 from rich.text import Text
 
 from bench.report.cells import LEGEND, case_keys, cell_lines, format_ratio, format_value, key_text, verdict_text
-from bench.report.compare import DEFAULT_PIVOT, Comparison, Pivot, compare_files, load_suites, verdict
+from bench.report.compare import (
+    DEFAULT_PIVOT,
+    Comparison,
+    Pivot,
+    compare_files,
+    load_suites,
+    pool_suites,
+    shared_benchmarks,
+    verdict,
+)
 from bench.report.meta import differences, mixed, run_info
 from bench.report.scaling import Family, is_scaling, scaling_families
 from bench.report.terminal import family_tables, tables
@@ -133,7 +143,8 @@ def environment_notes(files: Sequence[str | Path], runs: bool = False) -> list[s
 
 def print_comparison(
     files: Sequence[str | Path], baseline: str | None = None, pivot: Pivot = DEFAULT_PIVOT, markdown: bool = False,
-    title: str | None = None, *, times: bool = False, runs: bool = False, console: Console | None = None,
+    title: str | None = None, *, times: bool = False, runs: bool = False, pool: bool = False,
+    console: Console | None = None,
 ) -> None:  # fmt: skip
     """Print the comparison of ``files`` (see the module docstring for what, in which order)."""
     console = console or Console()
@@ -141,12 +152,20 @@ def print_comparison(
     benches = [b for _, suite in loaded for b in suite.get_benchmarks()]
     if not benches:
         raise ValueError(f"no benchmarks in {', '.join(str(f) for f in files)}")
+    if pool:
+        pooled = pool_suites(loaded)[1]  # (refused here, before any table, if the files cannot be pooled)
     structure = [b for b in benches if not is_scaling(b)]
     cmp = None
     if structure:
-        cmp = compare_files(files, baseline=baseline, pivot=pivot, keep=lambda b: not is_scaling(b), runs=runs)
-    families = scaling_families(files, runs=runs) if len(structure) < len(benches) else []
+        cmp = compare_files(
+            files, baseline=baseline, pivot=pivot, keep=lambda b: not is_scaling(b), runs=runs, pool=pool
+        )
+    families = scaling_families(files, runs=runs, pool=pool) if len(structure) < len(benches) else []
     notes = environment_notes(files, runs)
+    if pool:
+        shared, total = len(shared_benchmarks(loaded)), len(pooled.get_benchmarks())
+        notes.insert(0, f"pooled: the runs of each benchmark in {len(loaded)} files merged into one cell "
+                        f"({shared} of the {total} benchmarks in more than one file)")  # fmt: skip
     if markdown:
         parts = [f"> **note:** {n}" for n in notes]
         if cmp is not None:

@@ -81,6 +81,7 @@ from bench.report.compare import (
     compare,
     load_suites,
     measurements_from_suite,
+    pool_suites,
     shared_benchmarks,
 )
 
@@ -182,14 +183,19 @@ def _slugify(text: str) -> str:
     return out.strip("-")
 
 
-def scaling_families(paths: Sequence[str | Path], *, runs: bool = False) -> list[Family]:
+def scaling_families(paths: Sequence[str | Path], *, runs: bool = False, pool: bool = False) -> list[Family]:
     """One ops/s comparison per family found in the files (empty when there is none).
 
     Files sharing scaling benchmarks are runs: with ``runs`` each file gets its
-    own families (its label in the title and slug); without, ``ValueError``."""
+    own families (its label in the title and slug); with ``pool`` each
+    benchmark's runs from every file are pooled into one (``pool_suites``);
+    with neither, ``ValueError``."""
+    if runs and pool:
+        raise ValueError("--runs compares the files before/after, --pool merges their runs: give one of them")
+    files = load_suites(paths)
     loaded = [
         (label, pyperf.BenchmarkSuite(kept))
-        for label, suite in load_suites(paths)
+        for label, suite in ([pool_suites(files)] if pool else files)
         if (kept := [b for b in suite.get_benchmarks() if is_scaling(b)])
     ]
     repeated = bool(shared_benchmarks(loaded))
@@ -230,9 +236,11 @@ def scaling_families(paths: Sequence[str | Path], *, runs: bool = False) -> list
     return out
 
 
-def scaling_comparisons(paths: Sequence[str | Path], *, runs: bool = False) -> list[tuple[str, Comparison]]:
+def scaling_comparisons(
+    paths: Sequence[str | Path], *, runs: bool = False, pool: bool = False
+) -> list[tuple[str, Comparison]]:
     """``[(title, Comparison)]`` of ``scaling_families``."""
-    return [(f.title, f.comparison) for f in scaling_families(paths, runs=runs)]
+    return [(f.title, f.comparison) for f in scaling_families(paths, runs=runs, pool=pool)]
 
 
 def with_linear(cmp: Comparison) -> Comparison:

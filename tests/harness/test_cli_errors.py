@@ -142,6 +142,25 @@ def test_compare_of_two_runs_needs_runs(tmp_path: Path) -> None:
     assert "runs, baseline compare_fixture" in ok.stdout
 
 
+def test_compare_pool_refuses_rounds_of_another_machine(tmp_path: Path) -> None:
+    import json
+
+    data = json.loads(FIXTURE.read_text())
+    for bench in data["benchmarks"]:
+        for run in bench["runs"]:
+            run.setdefault("metadata", {})["hostname"] = "another-machine"
+    other = tmp_path / "elsewhere.json"
+    other.write_text(json.dumps(data))
+    before = other.read_bytes()
+    proc = vmalab("compare", "--pool", str(FIXTURE), str(other))
+    assert_clean_error(proc, "cannot pool", "elsewhere", "hostname")
+    assert other.read_bytes() == before
+    assert_clean_error(vmalab("compare", "--pool", "--runs", str(FIXTURE), str(other)), "not allowed with")
+    ok = vmalab("compare", "--pool", str(FIXTURE), str(FIXTURE), env={"COLUMNS": "100"})
+    assert ok.returncode == 0, ok.stderr
+    assert "pooled: the runs of each benchmark in 2 files" in " ".join(ok.stdout.split())
+
+
 @pytest.mark.parametrize("args", [["bench", "--list"], ["bench", "--suite", "gap", "--list"], ["list"]])
 def test_a_closed_pipe_ends_quietly(args: list[str]) -> None:
     read, write = os.pipe()

@@ -83,6 +83,77 @@ def test_two_files_compare_runs(tmp_path):
         assert after.ratio == pytest.approx(1.0) and after.significant is False
 
 
+def _scaled_copy(path: Path, out: Path, factor: float, **run_md: object) -> Path:
+    """``path``'s benchmarks with every value times ``factor`` (and ``run_md`` set in each run)."""
+    import pyperf
+
+    benches = []
+    for b in pyperf.BenchmarkSuite.load(str(path)).get_benchmarks():
+        md = [{**r.get_metadata(), **run_md} for r in b.get_runs()]
+        runs = [
+            pyperf.Run([v * factor for v in r.values], warmups=r.warmups, metadata=m, collect_metadata=False)
+            for r, m in zip(b.get_runs(), md, strict=True)
+        ]
+        benches.append(pyperf.Benchmark(runs))
+    pyperf.BenchmarkSuite(benches).dump(str(out))
+    return out
+
+
+def test_two_files_pooled(tmp_path):
+    """Repeat rounds pooled: each cell holds every file's values, its mean is theirs."""
+    single = compare_files([FIXTURE])
+    slower = _scaled_copy(FIXTURE, tmp_path / "slower.json", 3.0)
+    pooled = compare_files([FIXTURE, slower], pool=True)
+    assert pooled.mode == "columns" and pooled.columns == single.columns
+    for row, one in zip(pooled.rows, single.rows, strict=True):
+        assert row.key == one.key
+        for col, cell in row.cells.items():
+            assert cell.nvalues == 2 * one.cells[col].nvalues
+            assert cell.mean == pytest.approx(2.0 * one.cells[col].mean)  # (1 + 3) / 2
+            assert cell.ratio == pytest.approx(one.cells[col].ratio)  # every column scaled alike
+    # the pooled comparison is the one of a file holding both rounds' runs
+    import pyperf
+
+    both = tmp_path / "both.json"
+    pyperf.BenchmarkSuite(
+        [pyperf.Benchmark([*a.get_runs(), *b.get_runs()]) for a, b in zip(
+            pyperf.BenchmarkSuite.load(str(FIXTURE)).get_benchmarks(),
+            pyperf.BenchmarkSuite.load(str(slower)).get_benchmarks(), strict=True)]
+    ).dump(str(both))  # fmt: skip
+    assert compare_files([both]).rows == pooled.rows
+
+
+def test_pool_refusals_name_the_problem(tmp_path):
+    other_host = _scaled_copy(FIXTURE, tmp_path / "elsewhere.json", 1.0, hostname="another-machine")
+    before = other_host.read_bytes()
+    with pytest.raises(ValueError, match=r"cannot pool .*elsewhere and in compare_fixture.*hostname"):
+        compare_files([FIXTURE, other_host], pool=True)
+    assert other_host.read_bytes() == before  # nothing written
+    with pytest.raises(ValueError, match="two or more files"):
+        compare_files([FIXTURE], pool=True)
+    with pytest.raises(ValueError, match="give one of them"):
+        compare_files([FIXTURE, other_host], pool=True, runs=True)
+    # files of different benchmarks: nothing to pool
+    import pyperf
+
+    lone = tmp_path / "lone.json"
+    md = {"name": "lookup/find/uniform/n=000010/list", "loops": 1, "suite": "lookup", "op": "find",
+          "stream": "uniform", "n": 10, "backend": "list"}  # fmt: skip
+    pyperf.BenchmarkSuite([pyperf.Benchmark([pyperf.Run([1e-6, 1e-6], metadata=md, collect_metadata=False)])]).dump(
+        str(lone)
+    )
+    with pytest.raises(ValueError, match="share no benchmark"):
+        compare_files([FIXTURE, lone], pool=True)
+
+
+def test_pooled_note_and_cli(tmp_path, capsys):
+    slower = _scaled_copy(FIXTURE, tmp_path / "slower.json", 3.0)
+    assert main(["compare", "--pool", "--markdown", str(FIXTURE), str(slower)]) == 0
+    out = capsys.readouterr().out
+    assert "pooled: the runs of each benchmark in 2 files merged into one cell" in out
+    assert out.count("**lookup") == 1  # one table per suite, not one per file
+
+
 def test_render_table_and_markdown(cmp, capsys):
     md = render_markdown(cmp)
     # one table per suite; the keys that do not vary within a suite go to its heading

@@ -100,6 +100,27 @@ def test_runs_before_after_get_tables_per_file(seed_file: Path, tmp_path: Path) 
         assert tables[t].rows[1].cells["range"].ratio == pytest.approx(111_000 / 61_000, rel=0.02)
 
 
+def test_repeat_rounds_pooled_into_one_table(seed_file: Path, tmp_path: Path) -> None:
+    """Pooled, a family is one table whose cells hold both rounds' values (no per-file titles)."""
+    benches = []
+    for b in pyperf.BenchmarkSuite.load(str(seed_file)).get_benchmarks():
+        slow = 2.0 if b.get_metadata().get("lock") == "range" else 1.0  # the second round's range lock: half as fast
+        runs = [pyperf.Run([v * slow for v in r.values], warmups=None, metadata=r.get_metadata(),
+                           collect_metadata=False) for r in b.get_runs()]  # fmt: skip
+        benches.append(pyperf.Benchmark(runs))
+    second = tmp_path / "second.json"
+    pyperf.BenchmarkSuite(benches).dump(str(second))
+    tables = dict(scaling_comparisons([seed_file, second], pool=True))
+    io = [t for t in tables if t.startswith("io:")]
+    assert len(io) == 1 and "[" not in io[0]
+    two = tables[io[0]].rows[1]
+    assert two.cells["rwsem"].nvalues == 8
+    # a cell's ops/s is the mean of its values' rates: half its values at 111k, half at 55.5k
+    assert two.cells["range"].ratio == pytest.approx((111_000 * 0.75) / 61_000, rel=0.02)
+    with pytest.raises(ValueError, match="give one of them"):
+        scaling_comparisons([seed_file, second], pool=True, runs=True)
+
+
 def test_wis_table_has_the_linear_column_and_efficiency(tmp_path: Path) -> None:
     out = []
     rates = {"full": (100.0, 110.0), "range": (95.0, 180.0), "range/range-list": (98.0, 190.0), "ideal": (99.0, 196.0)}
