@@ -39,7 +39,7 @@ __all__ = ["register", "run"]
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "compare",
-        help="compare pyperf result files: backends side by side, or runs before/after (--runs)",
+        help="compare pyperf result files: backends side by side, runs before/after (--runs), rounds pooled (--pool)",
         description="Render the comparison tables of one or more vmalab/pyperf JSON result files.",
     )
     p.add_argument("files", nargs="+", type=Path, metavar="FILE")

@@ -48,8 +48,8 @@ API
 ---
 ``Pivot``, ``Measurement``, ``Cell``, ``Row``, ``Comparison``, ``Verdict``,
 ``load_suites``, ``measurements_from_suite``, ``compare``, ``compare_files``,
-``pool_suites``, ``shared_benchmarks``, ``verdict``, ``welch_significant``, ``geometric_mean``,
-``natural_key``, ``NOISY``.
+``pool_suites``, ``check_paths_distinct``, ``shared_benchmarks``, ``verdict``,
+``welch_significant``, ``geometric_mean``, ``natural_key``, ``NOISY``.
 """
 
 from __future__ import annotations
@@ -70,6 +70,7 @@ __all__ = [
     "SUITE_ORDER",
     "Cell",
     "check_distinct",
+    "check_paths_distinct",
     "Comparison",
     "Measurement",
     "Pivot",
@@ -479,18 +480,30 @@ def check_distinct(loaded: Sequence[tuple[str, pyperf.BenchmarkSuite]]) -> None:
     )
 
 
+def check_paths_distinct(paths: Sequence[str | Path]) -> None:
+    """``ValueError`` naming a file given twice (pooled, its runs would count twice)."""
+    seen: dict[Path, str | Path] = {}
+    for p in paths:
+        first = seen.setdefault(Path(p).resolve(), p)
+        if first is not p:
+            raise ValueError(f"{p} is given twice (as {first} too): pooled, its runs would count twice")
+
+
 def pool_suites(loaded: Sequence[tuple[str, pyperf.BenchmarkSuite]]) -> tuple[str, pyperf.BenchmarkSuite]:
     """The files' benchmarks as one suite, each with the runs of every file that holds it.
 
-    Repeat rounds of the same benchmarks (made on other days, or by ``--passes``
-    into several files) pooled, as ``pyperf convert --add`` does: a cell's mean
-    and significance then come from all of its processes.  A benchmark held by
-    one file only keeps its runs.  ``ValueError`` when fewer than two files are
-    given, when they share no benchmark (nothing to pool), or when a
-    benchmark's runs differ in what pyperf requires the runs of one benchmark to
-    share (machine, platform, interpreter, inner loops): the error names the
-    benchmark, the two files and pyperf's reason.  The label is
-    ``pooled(<labels>)``."""
+    Repeat rounds of the same benchmarks (other ``vmalab bench`` runs, e.g. on
+    other days) pooled, as ``pyperf convert --add`` does: a cell's mean and
+    significance then come from all of its processes.  A benchmark held by one
+    file only keeps that file's runs (``render.pool_note`` says which).  The
+    loaded suites are not changed.  ``ValueError`` when fewer than two files
+    are given, when two files hold the same run (by its date and values: a file
+    given twice, or a copy; ``compare_files`` also refuses one path given
+    twice), when they share no benchmark (nothing to pool), or when a benchmark's runs
+    differ in what pyperf requires the runs of one benchmark to share (machine,
+    platform, interpreter, inner loops): the error names the benchmark, the
+    files and pyperf's reason (its ``current`` is the earlier files' value).
+    The label is ``pooled(<labels>)``."""
     if len(loaded) < 2:
         raise ValueError("pooling needs two or more files (repeat rounds of the same benchmarks)")
     if not shared_benchmarks(loaded):
@@ -509,9 +522,20 @@ def pool_suites(loaded: Sequence[tuple[str, pyperf.BenchmarkSuite]]) -> tuple[st
                 pooled[name].add_runs(bench)
             except ValueError as exc:  # pyperf's "incompatible benchmark, metadata X is different: ..."
                 raise ValueError(
-                    f"cannot pool {name}: its runs in {label} and in {first[name]} differ ({exc}); "
+                    f"cannot pool {name}: its runs in {first[name]} and in {label} differ ({exc}); "
                     "pool only rounds made on one machine with one interpreter"
                 ) from exc
+    seen: dict[tuple[str, str, tuple[float, ...]], str] = {}  # (benchmark, date, values) -> file label
+    for label, suite in loaded:  # the same run twice: a file given twice, or a copy of one
+        for bench in suite.get_benchmarks():
+            for run in bench.get_runs():
+                date = run.get_metadata().get("date")
+                key = (bench.get_name(), str(date), run.values)
+                if date is not None and seen.setdefault(key, label) != label:
+                    raise ValueError(
+                        f"{seen[key]} and {label} hold the same run of {bench.get_name()} (recorded {date}): "
+                        "one file given twice, or a copy of it; pooled, its runs would count twice"
+                    )
     return f"pooled({', '.join(label for label, _ in loaded)})", pyperf.BenchmarkSuite(list(pooled.values()))
 
 
@@ -532,6 +556,8 @@ def compare_files(
     files sharing benchmarks are a ``ValueError`` that says how to compare them."""
     if runs and pool:
         raise ValueError("--runs compares the files before/after, --pool merges their runs: give one of them")
+    if pool:
+        check_paths_distinct(paths)
     loaded = load_suites(paths)
     sources = {label: str(path) for (label, _), path in zip(loaded, paths, strict=True)}
     if pool:

@@ -33,7 +33,8 @@ API
 ---
 ``render_markdown(cmp, title=None)``, ``markdown_family(family)``,
 ``print_comparison(files, baseline=None, pivot=..., markdown=False, title=None,
-times=False, runs=False, pool=False, console=None)``, ``environment_notes(files, runs=False)``;
+times=False, runs=False, pool=False, console=None)``, ``environment_notes(files, runs=False)``,
+``pool_note(loaded)``;
 cell text re-exported from ``bench.report.cells`` (``cell_lines``, ``format_value``,
 ``format_ratio``).
 """
@@ -43,6 +44,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import pyperf
 from rich.console import Console
 from rich.text import Text
 
@@ -53,7 +55,6 @@ from bench.report.compare import (
     Pivot,
     compare_files,
     load_suites,
-    pool_suites,
     shared_benchmarks,
     verdict,
 )
@@ -62,8 +63,8 @@ from bench.report.scaling import Family, is_scaling, scaling_families
 from bench.report.terminal import family_tables, tables
 
 __all__ = [
-    "cell_lines", "environment_notes", "format_ratio", "format_value", "markdown_family", "print_comparison",
-    "render_markdown",
+    "cell_lines", "environment_notes", "format_ratio", "format_value", "markdown_family", "pool_note",
+    "print_comparison", "render_markdown",
 ]
 
 
@@ -141,6 +142,18 @@ def environment_notes(files: Sequence[str | Path], runs: bool = False) -> list[s
     return notes
 
 
+def pool_note(loaded: Sequence[tuple[str, pyperf.BenchmarkSuite]]) -> str:
+    """What ``--pool`` did to the files ``loaded``: how many files, and which benchmarks only one held."""
+    shared = shared_benchmarks(loaded)
+    names = list(dict.fromkeys(name for _, suite in loaded for name in suite.get_benchmark_names()))
+    note = f"pooled: each benchmark's runs from the {len(loaded)} files in one cell"
+    lone = [name for name in names if name not in shared]
+    if lone:
+        note += (f"; {len(lone)} of the {len(names)} benchmarks are in one file only and keep that file's runs "
+                 f"(e.g. {lone[0]})")  # fmt: skip
+    return note
+
+
 def print_comparison(
     files: Sequence[str | Path], baseline: str | None = None, pivot: Pivot = DEFAULT_PIVOT, markdown: bool = False,
     title: str | None = None, *, times: bool = False, runs: bool = False, pool: bool = False,
@@ -152,8 +165,6 @@ def print_comparison(
     benches = [b for _, suite in loaded for b in suite.get_benchmarks()]
     if not benches:
         raise ValueError(f"no benchmarks in {', '.join(str(f) for f in files)}")
-    if pool:
-        pooled = pool_suites(loaded)[1]  # (refused here, before any table, if the files cannot be pooled)
     structure = [b for b in benches if not is_scaling(b)]
     cmp = None
     if structure:
@@ -162,24 +173,21 @@ def print_comparison(
         )
     families = scaling_families(files, runs=runs, pool=pool) if len(structure) < len(benches) else []
     notes = environment_notes(files, runs)
-    if pool:
-        shared, total = len(shared_benchmarks(loaded)), len(pooled.get_benchmarks())
-        notes.insert(0, f"pooled: the runs of each benchmark in {len(loaded)} files merged into one cell "
-                        f"({shared} of the {total} benchmarks in more than one file)")  # fmt: skip
+    pooled = [pool_note(loaded)] if pool else []
     if markdown:
-        parts = [f"> **note:** {n}" for n in notes]
+        parts = [f"> **note:** {n}" for n in (*pooled, *notes)]
         if cmp is not None:
             parts.append(render_markdown(cmp, title))
         parts += [markdown_family(f) for f in families]
         console.file.write("\n".join(parts) if parts else "")
         return
     width = console.width
-    for note in notes:
+    for note in (*pooled, *notes):
         console.print(Text(f"note: {note}", style="yellow", overflow="fold"))
     if notes:
-        console.print(
-            Text("ratios between them measure the machines or builds as well as the code", style="yellow")
-        )
+        why = "ratios between them measure the machines or builds as well as the code"
+        console.print(Text("each pooled cell mixes them" if pool else why, style="yellow"))
+    if pooled or notes:
         console.print()
     if cmp is not None:
         for part in tables(cmp, width, times=times, title=title):

@@ -46,7 +46,9 @@ Layout
 
     files -> benchmarks of io/threaded -> family (title, slug, column, baseline)
              (the same benchmark in several files = runs before/after, only with
-              runs=True: families per file, the file label in title and slug)
+              runs=True: families per file, the file label in title and slug;
+              or repeat rounds with pool=True: each benchmark's runs pooled,
+              compare.pool_suites, one family as from one file)
           -> measurements (value = 1 / seconds-per-op) -> compare(THROUGHPUT pivot)
           -> [Family(title, slug, short, comparison, cpus)]
                 -> bench.report.render / .terminal / .html / .plot
@@ -58,7 +60,8 @@ families of one file apart are added only where two would otherwise share a name
 API
 ---
 ``SCALING_SUITES``, ``THROUGHPUT``, ``LINEAR``, ``Family``, ``is_scaling``,
-``scaling_families(paths, runs=False)``, ``scaling_comparisons(paths, runs=False)``
+``scaling_families(paths, runs=False, pool=False)``,
+``scaling_comparisons(paths, runs=False, pool=False)``
 -> ``[(title, Comparison)]``, ``with_linear(cmp)``, ``throughput_series(paths)``
 for plots (the ``linear`` column is a series too).
 """
@@ -78,6 +81,7 @@ from bench.report.compare import (
     Measurement,
     Pivot,
     check_distinct,
+    check_paths_distinct,
     compare,
     load_suites,
     measurements_from_suite,
@@ -192,6 +196,8 @@ def scaling_families(paths: Sequence[str | Path], *, runs: bool = False, pool: b
     with neither, ``ValueError``."""
     if runs and pool:
         raise ValueError("--runs compares the files before/after, --pool merges their runs: give one of them")
+    if pool:
+        check_paths_distinct(paths)
     files = load_suites(paths)
     loaded = [
         (label, pyperf.BenchmarkSuite(kept))

@@ -15,8 +15,15 @@ from pathlib import Path
 import pytest
 
 from bench.cli import main
-from bench.report.compare import DEFAULT_PIVOT, compare_files, geometric_mean, welch_significant
-from bench.report.render import cell_lines, format_value, print_comparison, render_markdown
+from bench.report.compare import (
+    DEFAULT_PIVOT,
+    compare_files,
+    geometric_mean,
+    load_suites,
+    pool_suites,
+    welch_significant,
+)
+from bench.report.render import cell_lines, format_value, pool_note, print_comparison, render_markdown
 
 FIXTURE = Path(__file__).parent / "data" / "compare_fixture.json"
 
@@ -124,18 +131,23 @@ def test_two_files_pooled(tmp_path):
 
 
 def test_pool_refusals_name_the_problem(tmp_path):
+    import pyperf
+
     other_host = _scaled_copy(FIXTURE, tmp_path / "elsewhere.json", 1.0, hostname="another-machine")
-    before = other_host.read_bytes()
-    with pytest.raises(ValueError, match=r"cannot pool .*elsewhere and in compare_fixture.*hostname"):
+    with pytest.raises(ValueError, match=r"cannot pool .*in compare_fixture and in elsewhere.*hostname"):
         compare_files([FIXTURE, other_host], pool=True)
-    assert other_host.read_bytes() == before  # nothing written
     with pytest.raises(ValueError, match="two or more files"):
         compare_files([FIXTURE], pool=True)
     with pytest.raises(ValueError, match="give one of them"):
         compare_files([FIXTURE, other_host], pool=True, runs=True)
+    with pytest.raises(ValueError, match="given twice"):  # its runs would count twice
+        compare_files([FIXTURE, tmp_path / ".." / tmp_path.name / "elsewhere.json", other_host], pool=True)
+    dated = _scaled_copy(FIXTURE, tmp_path / "dated.json", 1.0, date="2026-12-06T04:00:00")
+    copy = tmp_path / "copy.json"
+    copy.write_bytes(dated.read_bytes())
+    with pytest.raises(ValueError, match=r"dated and copy hold the same run of .* a copy"):
+        compare_files([dated, copy], pool=True)
     # files of different benchmarks: nothing to pool
-    import pyperf
-
     lone = tmp_path / "lone.json"
     md = {"name": "lookup/find/uniform/n=000010/list", "loops": 1, "suite": "lookup", "op": "find",
           "stream": "uniform", "n": 10, "backend": "list"}  # fmt: skip
@@ -146,11 +158,35 @@ def test_pool_refusals_name_the_problem(tmp_path):
         compare_files([FIXTURE, lone], pool=True)
 
 
+def test_pool_suites_merges_copies_and_keeps_lone_benchmarks(tmp_path):
+    import pyperf
+
+    slower = _scaled_copy(FIXTURE, tmp_path / "slower.json", 3.0)
+    suite = pyperf.BenchmarkSuite.load(str(slower))
+    part = tmp_path / "part.json"  # a round of only some of the benchmarks
+    kept = suite.get_benchmarks()[:2]
+    pyperf.BenchmarkSuite(kept).dump(str(part))
+    loaded = load_suites([FIXTURE, part])
+    before = [[b.get_nrun() for b in s.get_benchmarks()] for _, s in loaded]
+    label, pooled = pool_suites(loaded)
+    assert label == "pooled(compare_fixture, part)"
+    assert [[b.get_nrun() for b in s.get_benchmarks()] for _, s in loaded] == before  # the loaded suites as read
+    single = {b.get_name(): b.get_nrun() for b in loaded[0][1].get_benchmarks()}
+    two = {b.get_name() for b in kept}
+    assert {b.get_name(): b.get_nrun() for b in pooled.get_benchmarks()} == {
+        name: n + (single[name] if name in two else 0) for name, n in single.items()
+    }
+    note = pool_note(loaded)
+    lone = len(single) - len(two)
+    assert f"from the 2 files in one cell; {lone} of the {len(single)} benchmarks are in one file only" in note
+    assert pool_note(load_suites([FIXTURE, slower])) == "pooled: each benchmark's runs from the 2 files in one cell"
+
+
 def test_pooled_note_and_cli(tmp_path, capsys):
     slower = _scaled_copy(FIXTURE, tmp_path / "slower.json", 3.0)
     assert main(["compare", "--pool", "--markdown", str(FIXTURE), str(slower)]) == 0
     out = capsys.readouterr().out
-    assert "pooled: the runs of each benchmark in 2 files merged into one cell" in out
+    assert "pooled: each benchmark's runs from the 2 files in one cell" in out
     assert out.count("**lookup") == 1  # one table per suite, not one per file
 
 
