@@ -48,7 +48,7 @@ API
 ---
 ``Pivot``, ``Measurement``, ``Cell``, ``Row``, ``Comparison``, ``Verdict``,
 ``load_suites``, ``measurements_from_suite``, ``compare``, ``compare_files``,
-``pool_suites``, ``check_paths_distinct``, ``shared_benchmarks``, ``verdict``,
+``pool_suites``, ``load_rounds``, ``shared_benchmarks``, ``verdict``,
 ``welch_significant``, ``geometric_mean``, ``natural_key``, ``NOISY``.
 """
 
@@ -70,7 +70,6 @@ __all__ = [
     "SUITE_ORDER",
     "Cell",
     "check_distinct",
-    "check_paths_distinct",
     "Comparison",
     "Measurement",
     "Pivot",
@@ -79,6 +78,7 @@ __all__ = [
     "compare",
     "compare_files",
     "geometric_mean",
+    "load_rounds",
     "load_suites",
     "measurements_from_suite",
     "natural_key",
@@ -480,13 +480,22 @@ def check_distinct(loaded: Sequence[tuple[str, pyperf.BenchmarkSuite]]) -> None:
     )
 
 
-def check_paths_distinct(paths: Sequence[str | Path]) -> None:
-    """``ValueError`` naming a file given twice (pooled, its runs would count twice)."""
+def load_rounds(
+    paths: Sequence[str | Path], *, runs: bool = False, pool: bool = False
+) -> list[tuple[str, pyperf.BenchmarkSuite]]:
+    """``load_suites``, or with ``pool`` the files as one suite of pooled rounds (``pool_suites``):
+    what ``compare_files`` and ``scaling.scaling_families`` read.  ``ValueError`` for ``runs`` with
+    ``pool`` and, pooling, for one path given twice (its runs would count twice)."""
+    if runs and pool:
+        raise ValueError("--runs compares the files before/after, --pool merges their runs: give one of them")
+    if not pool:
+        return load_suites(paths)
     seen: dict[Path, str | Path] = {}
     for p in paths:
         first = seen.setdefault(Path(p).resolve(), p)
         if first is not p:
             raise ValueError(f"{p} is given twice (as {first} too): pooled, its runs would count twice")
+    return [pool_suites(load_suites(paths))]
 
 
 def pool_suites(loaded: Sequence[tuple[str, pyperf.BenchmarkSuite]]) -> tuple[str, pyperf.BenchmarkSuite]:
@@ -498,7 +507,7 @@ def pool_suites(loaded: Sequence[tuple[str, pyperf.BenchmarkSuite]]) -> tuple[st
     file only keeps that file's runs (``render.pool_note`` says which).  The
     loaded suites are not changed.  ``ValueError`` when fewer than two files
     are given, when two files hold the same run (by its date and values: a file
-    given twice, or a copy; ``compare_files`` also refuses one path given
+    given twice, or a copy; ``load_rounds`` also refuses one path given
     twice), when they share no benchmark (nothing to pool), or when a benchmark's runs
     differ in what pyperf requires the runs of one benchmark to share (machine,
     platform, interpreter, inner loops): the error names the benchmark, the
@@ -511,9 +520,18 @@ def pool_suites(loaded: Sequence[tuple[str, pyperf.BenchmarkSuite]]) -> tuple[st
                          "(without --pool, files of different benchmarks are shown side by side)")  # fmt: skip
     pooled: dict[str, pyperf.Benchmark] = {}
     first: dict[str, str] = {}  # benchmark name -> the label of the first file holding it
+    seen: dict[tuple[str, str, tuple[float, ...]], str] = {}  # (benchmark, date, values) -> file label
     for label, suite in loaded:
         for bench in suite.get_benchmarks():
             name = bench.get_name()
+            for run in bench.get_runs():  # the same run twice: a file given twice, or a copy of one
+                date = run.get_metadata().get("date")
+                key = (name, str(date), run.values)
+                if date is not None and seen.setdefault(key, label) != label:
+                    raise ValueError(
+                        f"{seen[key]} and {label} hold the same run of {name} (recorded {date}): "
+                        "one file given twice, or a copy of it; pooled, its runs would count twice"
+                    )
             if name not in pooled:
                 first[name] = label
                 pooled[name] = pyperf.Benchmark(bench.get_runs())  # a copy: the loaded suite stays as read
@@ -525,17 +543,6 @@ def pool_suites(loaded: Sequence[tuple[str, pyperf.BenchmarkSuite]]) -> tuple[st
                     f"cannot pool {name}: its runs in {first[name]} and in {label} differ ({exc}); "
                     "pool only rounds made on one machine with one interpreter"
                 ) from exc
-    seen: dict[tuple[str, str, tuple[float, ...]], str] = {}  # (benchmark, date, values) -> file label
-    for label, suite in loaded:  # the same run twice: a file given twice, or a copy of one
-        for bench in suite.get_benchmarks():
-            for run in bench.get_runs():
-                date = run.get_metadata().get("date")
-                key = (bench.get_name(), str(date), run.values)
-                if date is not None and seen.setdefault(key, label) != label:
-                    raise ValueError(
-                        f"{seen[key]} and {label} hold the same run of {bench.get_name()} (recorded {date}): "
-                        "one file given twice, or a copy of it; pooled, its runs would count twice"
-                    )
     return f"pooled({', '.join(label for label, _ in loaded)})", pyperf.BenchmarkSuite(list(pooled.values()))
 
 
@@ -554,14 +561,8 @@ def compare_files(
 
     ``keep`` selects the benchmarks to include (default: all).  Without ``runs`` or ``pool``,
     files sharing benchmarks are a ``ValueError`` that says how to compare them."""
-    if runs and pool:
-        raise ValueError("--runs compares the files before/after, --pool merges their runs: give one of them")
-    if pool:
-        check_paths_distinct(paths)
-    loaded = load_suites(paths)
-    sources = {label: str(path) for (label, _), path in zip(loaded, paths, strict=True)}
-    if pool:
-        loaded = [pool_suites(loaded)]
+    loaded = load_rounds(paths, runs=runs, pool=pool)
+    sources = {} if pool else {label: str(path) for (label, _), path in zip(loaded, paths, strict=True)}
     if keep is not None:
         loaded = [
             (label, pyperf.BenchmarkSuite(kept))

@@ -48,7 +48,7 @@ Layout
              (the same benchmark in several files = runs before/after, only with
               runs=True: families per file, the file label in title and slug;
               or repeat rounds with pool=True: each benchmark's runs pooled,
-              compare.pool_suites, one family as from one file)
+              compare.load_rounds, one family as from one file)
           -> measurements (value = 1 / seconds-per-op) -> compare(THROUGHPUT pivot)
           -> [Family(title, slug, short, comparison, cpus)]
                 -> bench.report.render / .terminal / .html / .plot
@@ -81,11 +81,9 @@ from bench.report.compare import (
     Measurement,
     Pivot,
     check_distinct,
-    check_paths_distinct,
     compare,
-    load_suites,
+    load_rounds,
     measurements_from_suite,
-    pool_suites,
     shared_benchmarks,
 )
 
@@ -194,14 +192,9 @@ def scaling_families(paths: Sequence[str | Path], *, runs: bool = False, pool: b
     own families (its label in the title and slug); with ``pool`` each
     benchmark's runs from every file are pooled into one (``pool_suites``);
     with neither, ``ValueError``."""
-    if runs and pool:
-        raise ValueError("--runs compares the files before/after, --pool merges their runs: give one of them")
-    if pool:
-        check_paths_distinct(paths)
-    files = load_suites(paths)
     loaded = [
         (label, pyperf.BenchmarkSuite(kept))
-        for label, suite in ([pool_suites(files)] if pool else files)
+        for label, suite in load_rounds(paths, runs=runs, pool=pool)
         if (kept := [b for b in suite.get_benchmarks() if is_scaling(b)])
     ]
     repeated = bool(shared_benchmarks(loaded))
